@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bucketfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bucketfs", targets: ["bucketfs"]),
+        .library(name: "S3", targets: ["S3"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(
+            name: "S3",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "BucketFSCore",
+            dependencies: [
+                "S3",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "FuseBridge",
+            dependencies: ["CFuse3", "BucketFSCore", "S3", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "BucketFSCLI",
+            dependencies: [
+                "S3", "BucketFSCore", "FuseBridge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "bucketfs", dependencies: ["BucketFSCLI"]),
+        .executableTarget(name: "s3bench", dependencies: ["S3", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "S3Tests", dependencies: ["S3"]),
+        .testTarget(name: "BucketFSCoreTests", dependencies: ["BucketFSCore", "S3"]),
+        .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI"]),
+    ]
+)

@@ -1,0 +1,299 @@
+import AsyncHTTPClient
+import Crypto
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Synchronization
+
+/// Settings of one client: the endpoint, the connection pool, timeouts and retries.
+public struct S3ClientConfiguration: Sendable {
+    public var endpoint: S3Endpoint
+    /// HTTP/1.1 connections per host (AsyncHTTPClient's default is 8).
+    public var maxConnections: Int = 64
+    public var connectTimeout: Duration = .seconds(10)
+    /// Time for a request without a body to finish; requests with bodies get more (see `timeout(forBytes:)`).
+    public var requestTimeout: Duration = .seconds(30)
+    /// Assumed worst-case throughput used to stretch the timeout of large transfers.
+    public var minimumBytesPerSecond: Int = 1 << 20
+    public var retry: RetryPolicy = RetryPolicy()
+    /// Send Content-MD5 with object data so the server rejects corrupted uploads.
+    public var contentMD5: Bool = true
+    /// Use ListObjects V1 instead of V2 (otherwise V1 is used only after a server rejects V2).
+    public var listV1: Bool = false
+    public var userAgent: String = "bucketfs/0.1"
+
+    public init(endpoint: S3Endpoint) { self.endpoint = endpoint }
+
+    func timeout(forBytes bytes: Int) -> TimeAmount {
+        let seconds = requestTimeout.components.seconds + Int64(bytes / max(minimumBytesPerSecond, 1))
+        return .seconds(seconds)
+    }
+}
+
+/// One HTTP request to S3 before signing.
+struct S3Request: Sendable {
+    var method: HTTPMethod
+    var bucket: String?
+    var key: String?
+    var query: [(String, String?)] = []
+    var headers: [(String, String)] = []
+    var body: ByteBuffer?
+    /// The SigV4 payload hash; nil means: SHA-256 of the body.
+    var payloadHash: String?
+    var idempotent = true
+    /// How many bytes of the answer are expected at most (for the timeout).
+    var expectedResponseBytes = 0
+
+    init(_ method: HTTPMethod, bucket: String? = nil, key: String? = nil, query: [(String, String?)] = [],
+         headers: [(String, String)] = [], body: ByteBuffer? = nil) {
+        self.method = method
+        self.bucket = bucket
+        self.key = key
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// The status, headers and collected body of a successful answer.
+struct S3Response: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: ByteBuffer
+
+    var bytes: [UInt8] { Array(body.readableBytesView) }
+    func xml() throws -> XMLElement { try XMLElement.parse(bytes) }
+}
+
+/// The S3 client: signs, sends, retries and decodes; one instance serves a whole mount and is
+/// safe to use from any task. Every operation is one HTTP request (plus bounded retries), and
+/// bodies are streamed or collected up to a stated bound.
+public final class S3Client: Sendable {
+    public let configuration: S3ClientConfiguration
+    public let credentials: Credentials
+    let http: HTTPClient
+    let logger: Logger
+    let useListV1: Mutex<Bool>
+    let v4: SigV4Signer
+    let v2 = SigV2Signer()
+
+    /// Bytes of an error body that are read at most.
+    static let maxErrorBody = 64 * 1024
+    /// Bytes of an XML answer that are read at most.
+    static let maxXMLBody = 64 * 1024 * 1024
+
+    public init(configuration: S3ClientConfiguration, credentials: Credentials, logger: Logger = Logger(label: "bucketfs.s3")) throws {
+        self.configuration = configuration
+        self.credentials = credentials
+        self.logger = logger
+        self.useListV1 = Mutex(configuration.listV1)
+        self.v4 = SigV4Signer(region: configuration.endpoint.region)
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = configuration.endpoint.caBundlePath {
+            do {
+                let certs = try NIOSSLCertificate.fromPEMFile(ca)
+                tls.additionalTrustRoots = [.certificates(certs)]
+            } catch {
+                throw S3Error.invalidRequest("cannot read CA bundle \(ca): \(error)")
+            }
+        }
+        if !configuration.endpoint.verifyCertificates { tls.certificateVerification = .none }
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maxConnections)
+        pool.idleTimeout = .seconds(30)
+        var cfg = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
+                                           timeout: .init(connect: .seconds(configuration.connectTimeout.components.seconds),
+                                                          read: .seconds(configuration.requestTimeout.components.seconds)),
+                                           connectionPool: pool, decompression: .disabled)
+        cfg.httpVersion = .http1Only
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: cfg)
+    }
+
+    /// Closes the connection pool. Call once, when no request is running.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    public var endpoint: S3Endpoint { configuration.endpoint }
+
+    // MARK: signing
+
+    func makeHTTPRequest(_ r: S3Request, date: Timestamp = .now()) -> HTTPClientRequest {
+        let ep = configuration.endpoint
+        let loc = ep.location(bucket: r.bucket, key: r.key)
+        var headers: [(String, String)] = r.headers
+        headers.append(("host", loc.authority))
+        let bodyCount = r.body?.readableBytes ?? 0
+        switch ep.signature {
+        case .v4:
+            let hash: String
+            if let h = r.payloadHash { hash = h }
+            else if let b = r.body, b.readableBytes > 0 { hash = b.sha256Hex }
+            else { hash = SigV4Signer.emptyPayloadHash }
+            headers.append(("x-amz-date", date.amzDate))
+            headers.append(("x-amz-content-sha256", hash))
+            if let t = credentials.sessionToken { headers.append(("x-amz-security-token", t)) }
+            let auth = v4.authorization(method: r.method.rawValue, encodedPath: loc.encodedPath, query: r.query,
+                                        headers: headers, payloadHash: hash, date: date, credentials: credentials)
+            headers.append(("Authorization", auth))
+        case .v2:
+            headers.append(("date", date.rfc1123))
+            if let t = credentials.sessionToken { headers.append(("x-amz-security-token", t)) }
+            let auth = v2.authorization(method: r.method.rawValue, resourcePath: loc.resourcePath, query: r.query,
+                                        headers: headers, credentials: credentials)
+            headers.append(("Authorization", auth))
+        }
+        var url = "\(ep.scheme)://\(loc.authority)\(loc.encodedPath)"
+        if !r.query.isEmpty {
+            url += "?" + r.query.map { name, value in
+                value.map { "\(URIEncoding.encode(name))=\(URIEncoding.encode($0))" } ?? URIEncoding.encode(name)
+            }.joined(separator: "&")
+        }
+        var req = HTTPClientRequest(url: url)
+        req.method = r.method
+        for (n, v) in headers where n != "host" { req.headers.add(name: n, value: v) }
+        req.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
+        if let b = r.body {
+            req.body = .bytes(b)
+        } else if r.method == .PUT || r.method == .POST {
+            req.headers.replaceOrAdd(name: "Content-Length", value: "0")
+        }
+        _ = bodyCount
+        return req
+    }
+
+    // MARK: sending
+
+    /// Sends `r`, retrying as the policy allows; on a 2xx (or 304/206) answer, `handle` reads the
+    /// response. A failure inside `handle` (a reset while streaming the body) is retried too.
+    func perform<T: Sendable>(_ r: S3Request, allowNotModified: Bool = false,
+                              _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
+        let policy = r.idempotent ? configuration.retry : .none
+        let clock = ContinuousClock()
+        let start = clock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try Task.checkCancellation()
+                return try await performOnce(r, allowNotModified: allowNotModified, handle)
+            } catch let error as S3Error {
+                let elapsed = clock.now - start
+                guard error.isRetryable, attempt < policy.maxAttempts, elapsed < policy.maxTotal else {
+                    if attempt > 1 { logger.debug("giving up after \(attempt) attempts: \(error)") }
+                    throw error
+                }
+                let delay = policy.delay(afterAttempt: attempt)
+                logger.debug("retrying \(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "") after \(error) (attempt \(attempt))")
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    private func performOnce<T: Sendable>(_ r: S3Request, allowNotModified: Bool,
+                                          _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
+        let req = makeHTTPRequest(r)
+        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? 0, r.expectedResponseBytes))
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(req, timeout: timeout, logger: nil)
+        } catch {
+            throw Self.mapTransportError(error)
+        }
+        let status = Int(response.status.code)
+        if status >= 300 && !(status == 304 && allowNotModified) {
+            throw await serviceError(status: status, response: response, method: r.method)
+        }
+        do {
+            return try await handle(response)
+        } catch let e as S3Error {
+            throw e
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw Self.mapTransportError(error)
+        }
+    }
+
+    static func mapTransportError(_ error: any Error) -> any Error {
+        if error is S3Error || error is CancellationError { return error }
+        if let h = error as? HTTPClientError {
+            switch h {
+            case .readTimeout, .writeTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout,
+                 .getConnectionFromPoolTimeout:
+                return S3Error.timeout(String(describing: h))
+            case .cancelled:
+                return CancellationError()
+            default:
+                return S3Error.transport(String(describing: h))
+            }
+        }
+        return S3Error.transport(String(describing: error))
+    }
+
+    private func serviceError(status: Int, response: HTTPClientResponse, method: HTTPMethod) async -> S3Error {
+        let requestId = response.headers.first(name: "x-amz-request-id")
+        var body: ByteBuffer?
+        if method != .HEAD {
+            body = try? await response.body.collect(upTo: Self.maxErrorBody)
+        }
+        let bytes = body.map { Array($0.readableBytesView) } ?? []
+        if !bytes.isEmpty, let xml = try? XMLElement.parse(bytes), xml.name == "Error" {
+            return .service(Self.decodeError(xml, status: status, requestId: requestId))
+        }
+        var message = ""
+        if !bytes.isEmpty {
+            message = String(decoding: bytes.prefix(200), as: UTF8.self)
+                .filter { !$0.isNewline }
+        }
+        return .service(S3ServiceError(status: status, code: S3ServiceError.codeForStatus(status), message: message,
+                                       requestId: requestId))
+    }
+
+    static func decodeError(_ xml: XMLElement, status: Int, requestId: String?) -> S3ServiceError {
+        S3ServiceError(status: status, code: xml.string("Code") ?? S3ServiceError.codeForStatus(status),
+                       message: xml.string("Message") ?? "", requestId: xml.string("RequestId") ?? requestId,
+                       resource: xml.string("Resource"), region: xml.string("Region"))
+    }
+
+    /// Sends `r` and collects the whole answer (bounded).
+    func send(_ r: S3Request, maxBody: Int = S3Client.maxXMLBody) async throws -> S3Response {
+        try await perform(r) { response in
+            let body: ByteBuffer
+            do {
+                body = try await response.body.collect(upTo: maxBody)
+            } catch is NIOTooManyBytesError {
+                throw S3Error.malformedResponse("answer larger than \(maxBody) bytes")
+            }
+            return S3Response(status: Int(response.status.code), headers: response.headers, body: body)
+        }
+    }
+
+    /// Sends `r` and parses the answer as XML; a 200 answer carrying `<Error>` (CopyObject,
+    /// CompleteMultipartUpload) becomes the service error it is.
+    func sendXML(_ r: S3Request) async throws -> XMLElement {
+        let resp = try await send(r)
+        let xml = try resp.xml()
+        if xml.name == "Error" {
+            throw S3Error.service(Self.decodeError(xml, status: resp.status, requestId: resp.headers.first(name: "x-amz-request-id")))
+        }
+        return xml
+    }
+}
+
+extension ByteBuffer {
+    /// The base64 MD5 of the readable bytes, for Content-MD5.
+    public var contentMD5: String {
+        var h = Insecure.MD5()
+        withUnsafeReadableBytes { h.update(bufferPointer: $0) }
+        return Array(h.finalize()).base64String
+    }
+
+    /// The hex SHA-256 of the readable bytes, for the SigV4 payload hash.
+    public var sha256Hex: String {
+        var h = SHA256()
+        withUnsafeReadableBytes { h.update(bufferPointer: $0) }
+        return Array(h.finalize()).hexString
+    }
+}

