@@ -40,8 +40,11 @@ extension S3Client {
     /// The bucket's region; an empty LocationConstraint means us-east-1, as AWS defines it.
     public func getBucketLocation(_ bucket: String) async throws -> String {
         let xml = try await sendXML(S3Request(.GET, bucket: bucket, query: [("location", nil)]))
-        guard xml.name == "LocationConstraint" else { throw S3Error.malformedResponse("expected LocationConstraint, got \(xml.name)") }
-        let t = xml.text.trimmingSpaces
+        // SeaweedFS wraps it in CreateBucketConfiguration.
+        guard let lc = xml.name == "LocationConstraint" ? xml : xml.child("LocationConstraint") else {
+            throw S3Error.malformedResponse("expected LocationConstraint, got \(xml.name)")
+        }
+        let t = lc.text.trimmingSpaces
         return t.isEmpty ? "us-east-1" : t
     }
 

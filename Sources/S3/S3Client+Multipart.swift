@@ -91,9 +91,10 @@ extension S3Client {
         return try ListMultipartUploadsPage(xml: try await sendXML(S3Request(.GET, bucket: bucket, query: q)))
     }
 
-    /// Every incomplete upload under `prefix`. Swift s3api leaves NextKeyMarker empty and says
-    /// "truncated" whenever a page is full, so the last upload of a page is the next marker and a
-    /// page that brings nothing new ends the walk.
+    /// Every incomplete upload under `prefix`. Servers disagree on the markers: Swift s3api leaves
+    /// both empty and says "truncated" whenever a page is full (the last upload of the page is then
+    /// the next marker); SeaweedFS gives only NextUploadIdMarker. A page that brings nothing new
+    /// ends the walk, so no server can make it loop.
     public func listAllMultipartUploads(_ bucket: String, prefix: String? = nil, pageSize: Int? = nil) async throws -> [MultipartUpload] {
         var all: [MultipartUpload] = []
         var seen = Set<String>()
@@ -108,8 +109,17 @@ extension S3Client {
                 fresh += 1
             }
             guard page.isTruncated, fresh > 0 else { return all }
-            keyMarker = page.nextKeyMarker ?? page.uploads.last?.key
-            idMarker = page.nextUploadIdMarker ?? page.uploads.last?.uploadId
+            switch (page.nextKeyMarker, page.nextUploadIdMarker) {
+            case (nil, nil):                 // Swift s3api: no markers at all
+                keyMarker = page.uploads.last?.key
+                idMarker = page.uploads.last?.uploadId
+            case (nil, let id?):             // SeaweedFS: pages by upload id alone
+                keyMarker = nil
+                idMarker = id
+            case (let k, let id):
+                keyMarker = k
+                idMarker = id
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ public struct S3ClientConfiguration: Sendable {
     public var endpoint: S3Endpoint
     /// HTTP/1.1 connections per host (AsyncHTTPClient's default is 8).
     public var maxConnections: Int = 64
-    public var connectTimeout: Duration = .seconds(10)
+    public var connectTimeout: Duration = .seconds(5)
     /// Time for a request without a body to finish; requests with bodies get more (see `timeout(forBytes:)`).
     public var requestTimeout: Duration = .seconds(30)
     /// Assumed worst-case throughput used to stretch the timeout of large transfers.

@@ -28,7 +28,7 @@ public final class XMLElement: @unchecked Sendable {
         parser.delegate = builder
         parser.shouldProcessNamespaces = false
         parser.shouldResolveExternalEntities = false
-        guard parser.parse(), let root = builder.root else {
+        guard parser.parse(), builder.stack.isEmpty, let root = builder.root else {
             let snippet = String(decoding: bytes.prefix(120), as: UTF8.self)
             throw S3Error.malformedResponse("not XML: \(snippet.debugDescription)")
         }

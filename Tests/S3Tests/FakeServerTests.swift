@@ -1,0 +1,127 @@
+import Foundation
+import NIOCore
+import XCTest
+@testable import S3
+
+/// A server that answers garbage, fails a few times, or never answers: the client must give a
+/// typed error quickly, retry what may be retried, and never hang.
+final class FakeServerTests: XCTestCase {
+    static let script = #"""
+import http.server, socketserver, sys, time, threading
+mode = sys.argv[1]
+hits = {"n": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def answer(self, status, body, ctype="application/xml"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n: self.rfile.read(n)
+        hits["n"] += 1
+        if mode == "garbage":
+            self.answer(200, b"\x00\x01this is not xml <<<", "text/html")
+        elif mode == "flaky":
+            if hits["n"] <= 2:
+                self.answer(503, b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>")
+            else:
+                self.answer(200, b"<ListAllMyBucketsResult><Buckets><Bucket><Name>ok</Name></Bucket></Buckets></ListAllMyBucketsResult>")
+        elif mode == "html-error":
+            self.answer(500, b"<html>proxy error</html>", "text/html")
+        elif mode == "hang":
+            time.sleep(30)
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+s = S(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+threading.Thread(target=lambda: (time.sleep(60), s.shutdown()), daemon=True).start()
+s.serve_forever()
+"""#
+
+    func withFake(_ mode: String, retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(10)),
+                  _ body: (S3Client) async throws -> Void) async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", Self.script, mode]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let port = Int(line) else { return XCTFail("fake server did not start: \(line)") }
+        var cfg = S3ClientConfiguration(endpoint: try S3Endpoint(url: "http://127.0.0.1:\(port)", region: "us-east-1"))
+        cfg.retry = retry
+        cfg.requestTimeout = .seconds(2)
+        let c = try S3Client(configuration: cfg, credentials: Credentials(accessKey: "a", secretKey: "s"))
+        do { try await body(c) } catch { XCTFail("\(error)") }
+        try await c.shutdown()
+    }
+
+    func testGarbageAnswerIsMalformed() async throws {
+        try await withFake("garbage") { c in
+            for op in ["list", "listObjects", "location"] {
+                do {
+                    switch op {
+                    case "list": _ = try await c.listBuckets()
+                    case "listObjects": _ = try await c.listObjects("bucket")
+                    default: _ = try await c.getBucketLocation("bucket")
+                    }
+                    XCTFail("\(op): garbage accepted")
+                } catch let e as S3Error {
+                    guard case .malformedResponse = e else { return XCTFail("\(op): \(e)") }
+                    XCTAssertEqual(e.errno, EIO)
+                }
+            }
+        }
+    }
+
+    func testRetriesUntilSuccess() async throws {
+        try await withFake("flaky") { c in
+            let r = try await c.listBuckets()
+            XCTAssertEqual(r.buckets.map(\.name), ["ok"])
+        }
+    }
+
+    func testNonXMLErrorIsTyped() async throws {
+        try await withFake("html-error", retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1))) { c in
+            do {
+                _ = try await c.listBuckets()
+                XCTFail("500 accepted")
+            } catch let e as S3Error {
+                XCTAssertEqual(e.httpStatus, 500)
+                XCTAssertEqual(e.code, "InternalError")
+            }
+        }
+    }
+
+    func testSilentServerTimesOut() async throws {
+        let start = Date()
+        try await withFake("hang", retry: .none) { c in
+            do {
+                _ = try await c.listBuckets()
+                XCTFail("answer from a silent server")
+            } catch let e as S3Error {
+                guard case .timeout = e else { return XCTFail("\(e)") }
+            }
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+
+    func testConnectionRefusedIsTransport() async throws {
+        var cfg = S3ClientConfiguration(endpoint: try S3Endpoint(url: "http://127.0.0.1:1", region: "us-east-1"))
+        cfg.retry = RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1))
+        let c = try S3Client(configuration: cfg, credentials: Credentials(accessKey: "a", secretKey: "s"))
+        do {
+            _ = try await c.listBuckets()
+            XCTFail("connected to port 1")
+        } catch let e as S3Error {
+            guard case .transport = e else { return XCTFail("\(e)") }
+        }
+        try await c.shutdown()
+    }
+}

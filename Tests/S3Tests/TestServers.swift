@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+@testable import S3
+
+/// The real S3 servers the integration tests run against, as the test script announces them:
+/// `BUCKETFS_TEST_SEAWEEDFS` (URL, keys in `..._ACCESS`/`..._SECRET`) and `BUCKETFS_TEST_SWIFT`
+/// (Swift s3api; keys test:tester/testing, region KR1). With `BUCKETFS_REQUIRE_SERVERS=1` a
+/// missing server fails the test instead of skipping it.
+struct TestServer: Sendable {
+    var name: String
+    var endpoint: S3Endpoint
+    var credentials: Credentials
+    /// Swift s3api refuses part numbers above 1000 and stores odd keys as given.
+    var isSwift: Bool
+
+    static func all() throws -> [TestServer] {
+        let env = ProcessInfo.processInfo.environment
+        var out: [TestServer] = []
+        if let url = env["BUCKETFS_TEST_SEAWEEDFS"] {
+            out.append(TestServer(name: "seaweedfs", endpoint: try S3Endpoint(url: url, region: "us-east-1"),
+                                  credentials: Credentials(accessKey: env["BUCKETFS_TEST_SEAWEEDFS_ACCESS"] ?? "bucketfs-test",
+                                                           secretKey: env["BUCKETFS_TEST_SEAWEEDFS_SECRET"] ?? "bucketfs-test-secret"),
+                                  isSwift: false))
+        }
+        if let url = env["BUCKETFS_TEST_SWIFT"] {
+            out.append(TestServer(name: "swift-s3api", endpoint: try S3Endpoint(url: url, region: "KR1"),
+                                  credentials: Credentials(accessKey: "test:tester", secretKey: "testing"), isSwift: true))
+        }
+        if out.isEmpty {
+            if env["BUCKETFS_REQUIRE_SERVERS"] == "1" { XCTFail("no test S3 server configured"); return [] }
+            throw XCTSkip("no S3 server: run scripts/test.sh, which starts them")
+        }
+        return out
+    }
+
+    func client(signature: S3Endpoint.SignatureVersion = .v4, secret: String? = nil, retry: RetryPolicy = RetryPolicy()) throws -> S3Client {
+        var ep = endpoint
+        ep.signature = signature
+        var cfg = S3ClientConfiguration(endpoint: ep)
+        cfg.retry = retry
+        var creds = credentials
+        if let secret { creds.secretKey = secret }
+        return try S3Client(configuration: cfg, credentials: creds)
+    }
+}
+
+/// A fresh bucket name for one test.
+func uniqueBucket(_ tag: String) -> String {
+    "bfs-\(tag)-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Deletes every object and incomplete upload, then the bucket.
+func destroyBucket(_ c: S3Client, _ bucket: String) async {
+    if let uploads = try? await c.listAllMultipartUploads(bucket) {
+        for u in uploads { try? await c.abortMultipartUpload(bucket, key: u.key, uploadId: u.uploadId) }
+    }
+    var keys: [String] = []
+    try? await c.listAllObjects(bucket) { page in keys += page.objects.map(\.key) }
+    for chunk in stride(from: 0, to: keys.count, by: 1000) {
+        _ = try? await c.deleteObjects(bucket, keys: Array(keys[chunk..<min(chunk + 1000, keys.count)]))
+    }
+    try? await c.deleteBucket(bucket)
+}
