@@ -15,4 +15,13 @@ static inline struct fuse_session *bucketfs_session_new(struct fuse_args *args,
         const struct fuse_lowlevel_ops *ops, void *userdata) {
     return fuse_session_new(args, ops, sizeof(*ops), userdata);
 }
+
+// fuse_session_loop_mt is a macro or a versioned symbol depending on the build.
+static inline int bucketfs_session_loop_mt(struct fuse_session *se, struct fuse_loop_config *config) {
+    return fuse_session_loop_mt(se, config);
+}
+
+// Bit fields of fuse_file_info, set from C so the layout is the compiler's business.
+static inline void bucketfs_fi_set_keep_cache(struct fuse_file_info *fi, int on) { fi->keep_cache = on ? 1 : 0; }
+static inline void bucketfs_fi_set_direct_io(struct fuse_file_info *fi, int on) { fi->direct_io = on ? 1 : 0; }
 #endif

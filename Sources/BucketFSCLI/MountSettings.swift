@@ -1,0 +1,205 @@
+import BucketFSCore
+import S3
+
+/// A mount request as the command line and `-o` options give it, validated. Parsing is pure
+/// (no I/O), so every option is tested without a mount.
+public struct MountSettings: Sendable, Equatable {
+    public var bucket: String
+    public var prefix: String = ""
+    public var mountpoint: String
+    public var foreground = false
+    public var debug = false
+    public var readOnly = false
+    public var allowOther = false
+    public var allowRoot = false
+    public var nonempty = false
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var umask: UInt32?
+    public var fileMode: UInt32?
+    public var dirMode: UInt32?
+    public var url: String?
+    public var region: String?
+    public var addressing: S3Endpoint.AddressingStyle = .auto
+    public var signature: S3Endpoint.SignatureVersion = .v4
+    public var caBundle: String?
+    public var insecure = false
+    public var passwdFile: String?
+    public var profile: String?
+    public var cacheDir: String?
+    public var cacheSize: Int?
+    public var memoryCacheSize: Int?
+    public var blockSize: Int?
+    public var metadataTTL: Double?
+    public var negativeTTL: Double?
+    public var posixMetadata = false
+    public var listV1 = false
+    public var maxConnections: Int?
+    public var retries: Int?
+    public var connectTimeout: Int?
+    public var requestTimeout: Int?
+    public var logFile: String?
+    public var logLevel: String?
+    public var fsname: String?
+    public var threads: Int?
+    public var maxParts: Int?
+    public var readahead: Int?
+
+    public init(bucket: String, prefix: String = "", mountpoint: String) {
+        self.bucket = bucket
+        self.prefix = prefix
+        self.mountpoint = mountpoint
+    }
+
+    /// Options mount(8) and fstab pass along that mean nothing here.
+    static let ignored: Set<String> = ["rw", "defaults", "auto", "noauto", "_netdev", "nofail", "user", "users", "nouser",
+                                       "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
+                                       "relatime", "nodiratime", "async", "sync", "default_permissions", "big_writes"]
+
+    public struct ParseError: Error, CustomStringConvertible, Equatable {
+        public var description: String
+        init(_ s: String) { description = s }
+    }
+
+    /// `BUCKET` or `BUCKET:/PREFIX` (also `BUCKET:PREFIX`).
+    public static func parseSource(_ s: String) throws -> (bucket: String, prefix: String) {
+        var bucket = s
+        var prefix = ""
+        if let colon = s.firstIndex(of: ":") {
+            bucket = String(s[..<colon])
+            prefix = String(s[s.index(after: colon)...])
+        }
+        do { try BucketName.validate(bucket) } catch { throw ParseError("\(error)") }
+        guard let p = KeyNames.normalizePrefix(prefix) else {
+            throw ParseError("invalid prefix \"\(prefix)\": components must be valid file names")
+        }
+        return (bucket, p)
+    }
+
+    public static func parseSize(_ s: String) -> Int? {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        var digits = t
+        var mult = 1
+        let suffixes: [(String, Int)] = [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
+                                         ("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("TB", 1 << 40),
+                                         ("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40), ("B", 1)]
+        for (suffix, m) in suffixes where t.hasSuffix(suffix) {
+            digits = String(t.dropLast(suffix.count))
+            mult = m
+            break
+        }
+        guard let v = Int(digits), v >= 0 else { return nil }
+        let (r, o) = v.multipliedReportingOverflow(by: mult)
+        return o ? nil : r
+    }
+
+    static func octal(_ name: String, _ v: String) throws -> UInt32 {
+        guard let m = UInt32(v, radix: 8), m <= 0o7777 else { throw ParseError("\(name)=\(v): expected an octal mode such as 0644") }
+        return m
+    }
+
+    static func number<T: FixedWidthInteger>(_ name: String, _ v: String, _ range: ClosedRange<T>) throws -> T {
+        guard let n = T(v), range.contains(n) else { throw ParseError("\(name)=\(v): expected a number in \(range)") }
+        return n
+    }
+
+    static func seconds(_ name: String, _ v: String) throws -> Double {
+        guard let n = Double(v), n >= 0, n <= 1e9 else { throw ParseError("\(name)=\(v): expected seconds") }
+        return n
+    }
+
+    static func size(_ name: String, _ v: String, min: Int = 0) throws -> Int {
+        guard let n = parseSize(v), n >= min else { throw ParseError("\(name)=\(v): expected a size such as 512M or 2G") }
+        return n
+    }
+
+    /// Applies one `-o` list (`a,b=c,...`).
+    public mutating func apply(options: String) throws {
+        for raw in options.split(separator: ",", omittingEmptySubsequences: true) {
+            let item = String(raw).trimmingCharacters(in: .whitespaces)
+            let name: String, value: String?
+            if let eq = item.firstIndex(of: "=") {
+                name = String(item[..<eq]).lowercased()
+                value = String(item[item.index(after: eq)...])
+            } else {
+                name = item.lowercased()
+                value = nil
+            }
+            try apply(name, value)
+        }
+    }
+
+    mutating func apply(_ name: String, _ value: String?) throws {
+        func need() throws -> String {
+            guard let v = value, !v.isEmpty else { throw ParseError("option \(name) needs a value (\(name)=...)") }
+            return v
+        }
+        func flag() throws {
+            if value != nil { throw ParseError("option \(name) takes no value") }
+        }
+        if Self.ignored.contains(name) || name.hasPrefix("x-systemd.") || name.hasPrefix("comment=") { return }
+        switch name {
+        case "ro": try flag(); readOnly = true
+        case "allow_other": try flag(); allowOther = true
+        case "allow_root": try flag(); allowRoot = true
+        case "nonempty": try flag(); nonempty = true
+        case "uid": uid = try Self.number(name, need(), 0...UInt32.max - 1)
+        case "gid": gid = try Self.number(name, need(), 0...UInt32.max - 1)
+        case "umask": umask = try Self.octal(name, need())
+        case "mp_umask": _ = try Self.octal(name, need())
+        case "file_mode": fileMode = try Self.octal(name, need())
+        case "dir_mode": dirMode = try Self.octal(name, need())
+        case "url": url = try need()
+        case "endpoint":
+            // s3fs uses `endpoint` for the region; a URL is taken as the endpoint URL.
+            let v = try need()
+            if v.contains("://") { url = v } else { region = v }
+        case "region": region = try need()
+        case "use_path_request_style", "path_style": try flag(); addressing = .path
+        case "virtual_hosted", "virtual_hosted_style": try flag(); addressing = .virtual
+        case "sigv2": try flag(); signature = .v2
+        case "sigv4": try flag(); signature = .v4
+        case "ca_bundle", "ssl_ca_file": caBundle = try need()
+        case "no_check_certificate", "insecure": try flag(); insecure = true
+        case "passwd_file": passwdFile = try need()
+        case "profile": profile = try need()
+        case "cache_dir", "use_cache": cacheDir = try need()
+        case "cache_size": cacheSize = try Self.size(name, need(), min: 1 << 20)
+        case "mem_cache_size", "memory_cache_size": memoryCacheSize = try Self.size(name, need(), min: 1 << 20)
+        case "block_size":
+            let b = try Self.size(name, need(), min: 64 << 10)
+            guard b <= 64 << 20, b & (b - 1) == 0 else { throw ParseError("block_size must be a power of two from 64K to 64M") }
+            blockSize = b
+        case "metadata_ttl", "stat_cache_expire": metadataTTL = try Self.seconds(name, need())
+        case "negative_ttl": negativeTTL = try Self.seconds(name, need())
+        case "posix_metadata", "posix": try flag(); posixMetadata = true
+        case "list_attributes": try flag(); posixMetadata = false
+        case "listobjectsv1", "list_v1": try flag(); listV1 = true
+        case "max_connections", "parallel_count": maxConnections = try Self.number(name, need(), 1...1024)
+        case "retries": retries = try Self.number(name, need(), 1...20)
+        case "connect_timeout": connectTimeout = try Self.number(name, need(), 1...600)
+        case "readwrite_timeout", "request_timeout": requestTimeout = try Self.number(name, need(), 1...3600)
+        case "logfile": logFile = try need()
+        case "dbglevel", "log_level": logLevel = try need()
+        case "debug": try flag(); debug = true
+        case "fsname": fsname = try need()
+        case "threads": threads = try Self.number(name, need(), 1...256)
+        case "max_parts": maxParts = try Self.number(name, need(), 1...10_000)
+        case "readahead", "max_prefetch": readahead = try Self.size(name, need(), min: 0)
+        default:
+            throw ParseError("unknown option \"\(name)\" (see `bucketfs --help` for the options)")
+        }
+    }
+
+    /// Options handed to libfuse and the kernel.
+    public var kernelOptions: [String] {
+        var o = ["fsname=\(fsname ?? "bucketfs:" + bucket + (prefix.isEmpty ? "" : "/" + prefix))", "subtype=bucketfs",
+                 "default_permissions"]
+        if readOnly { o.append("ro") }
+        if allowOther { o.append("allow_other") }
+        if allowRoot { o.append("allow_root") }
+        return o.map { $0.replacingOccurrences(of: ",", with: "\\,") }
+    }
+}
+
+import Foundation

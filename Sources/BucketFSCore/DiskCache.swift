@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Collections
+import Crypto
+import Logging
+import NIOCore
+import S3
+import Synchronization
+
+/// The optional disk tier (`-o cache_dir=DIR,cache_size=N`): one file per block under
+/// `DIR/blocks/`, named by a hash of bucket, key, ETag, block size and index, so a changed object
+/// never hits old blocks and a remount finds the blocks still valid (the index is rebuilt from
+/// the files, oldest first). The byte cap is never exceeded: room is made before a block is written.
+public final class DiskCache: Sendable {
+    struct State {
+        var files: OrderedDictionary<String, Int> = [:]
+        var used = 0
+    }
+
+    public let directory: String
+    public let capacity: Int
+    let bucket: String
+    let blockSize: Int
+    let logger: Logger
+    private let state = Mutex(State())
+
+    public init(directory: String, capacity: Int, bucket: String, blockSize: Int, logger: Logger) throws {
+        self.directory = directory + "/blocks"
+        self.capacity = capacity
+        self.bucket = bucket
+        self.blockSize = blockSize
+        self.logger = logger
+        for d in [directory, self.directory] {
+            if mkdir(d, 0o700) != 0 && errno != EEXIST {
+                throw FSError(errno, "cannot create cache directory \(d): \(String(cString: strerror(errno)))")
+            }
+        }
+        try rebuildIndex()
+    }
+
+    /// Scans existing block files (oldest first) and trims to the cap.
+    private func rebuildIndex() throws {
+        guard let dir = opendir(directory) else { throw FSError(errno, "cannot read \(directory)") }
+        defer { closedir(dir) }
+        var found: [(name: String, size: Int, mtime: Int)] = []
+        while let e = readdir(dir) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            guard name.count == 64 else {
+                if name.hasSuffix(".tmp") { unlink(directory + "/" + name) }
+                continue
+            }
+            var st = stat()
+            if stat(directory + "/" + name, &st) == 0 { found.append((name, Int(st.st_size), Int(st.st_mtim.tv_sec))) }
+        }
+        found.sort { $0.mtime < $1.mtime }
+        state.withLock { s in
+            for f in found { s.files[f.name] = f.size; s.used += f.size }
+        }
+        makeRoom(for: 0)
+        logger.debug("disk cache: \(found.count) blocks, \(usedBytes) bytes in \(directory)")
+    }
+
+    func fileName(_ key: BlockKey) -> String {
+        let id = "\(bucket)\u{0}\(key.object.key)\u{0}\(key.object.etag)\u{0}\(blockSize)\u{0}\(key.index)"
+        return Array(SHA256.hash(data: Array(id.utf8))).hexString
+    }
+
+    public var usedBytes: Int { state.withLock { $0.used } }
+
+    /// Evicts least-recently-used files until `bytes` more fit under the cap.
+    private func makeRoom(for bytes: Int) {
+        var victims: [String] = []
+        state.withLock { s in
+            while s.used + bytes > capacity, let first = s.files.keys.first {
+                s.used -= s.files.removeValue(forKey: first) ?? 0
+                victims.append(first)
+            }
+        }
+        for v in victims { unlink(directory + "/" + v) }
+    }
+
+    /// The block, if cached with the expected length.
+    public func get(_ key: BlockKey, expectedLength: Int) -> ByteBuffer? {
+        let name = fileName(key)
+        guard state.withLock({ s -> Bool in
+            guard let size = s.files.removeValue(forKey: name) else { return false }
+            s.files[name] = size
+            return true
+        }) else { return nil }
+        let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { forgetFile(name); return nil }
+        defer { close(fd) }
+        var buf = ByteBufferAllocator().buffer(capacity: expectedLength)
+        let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: expectedLength) { ptr in
+            var done = 0
+            while done < expectedLength {
+                let r = pread(fd, ptr.baseAddress! + done, expectedLength - done, off_t(done))
+                if r <= 0 { break }
+                done += r
+            }
+            return done
+        }
+        guard n == expectedLength else {
+            logger.warning("disk cache: block \(name) has the wrong size; dropped")
+            forgetFile(name)
+            unlink(directory + "/" + name)
+            return nil
+        }
+        return buf
+    }
+
+    private func forgetFile(_ name: String) {
+        state.withLock { s in if let size = s.files.removeValue(forKey: name) { s.used -= size } }
+    }
+
+    /// Writes a block (atomically: temp file, then rename). Room is reserved under the lock
+    /// before writing, so concurrent writers never push the directory past the cap.
+    /// Failures only cost the cache entry.
+    public func put(_ key: BlockKey, _ block: ByteBuffer) {
+        let size = block.readableBytes
+        guard size <= capacity else { return }
+        let name = fileName(key)
+        var victims: [String] = []
+        let reserved = state.withLock { s -> Bool in
+            if s.files[name] != nil { return false }
+            while s.used + size > capacity, let first = s.files.keys.first {
+                s.used -= s.files.removeValue(forKey: first) ?? 0
+                victims.append(first)
+            }
+            s.used += size
+            return true
+        }
+        for v in victims { unlink(directory + "/" + v) }
+        guard reserved else { return }
+        let tmp = directory + "/" + name + ".\(UInt32.random(in: 0...UInt32.max)).tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        var ok = fd >= 0
+        if ok {
+            ok = block.withUnsafeReadableBytes { ptr -> Bool in
+                var done = 0
+                while done < size {
+                    let w = write(fd, ptr.baseAddress! + done, size - done)
+                    if w <= 0 { return false }
+                    done += w
+                }
+                return true
+            }
+            close(fd)
+            ok = ok && rename(tmp, directory + "/" + name) == 0
+        }
+        if !ok {
+            unlink(tmp)
+            state.withLock { $0.used -= size }
+            return
+        }
+        state.withLock { $0.files[name] = size }
+    }
+}

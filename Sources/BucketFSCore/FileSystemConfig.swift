@@ -1,0 +1,33 @@
+/// Everything the filesystem core needs to know about a mount, with the defaults documented in
+/// README "Options".
+public struct FileSystemConfig: Sendable {
+    public var bucket: String
+    /// Key prefix the mount shows, without leading or trailing `/` ("" for the whole bucket).
+    public var prefix: String = ""
+    public var readOnly: Bool = false
+    public var ownership: OwnershipDefaults
+    /// Seconds attributes and names are trusted without asking S3.
+    public var metadataTTL: Double = 60
+    /// Seconds a missing name is remembered as missing.
+    public var negativeTTL: Double = 10
+    /// HEAD every listed file for its POSIX metadata (s3fs's behaviour) instead of trusting the listing.
+    public var posixMetadata: Bool = false
+    public var blockSize: Int = 1 << 20
+    public var memoryCacheBytes: Int = 64 << 20
+    /// Largest read-ahead window of one open file.
+    public var maxPrefetchWindow: Int = 32 << 20
+    /// Read-ahead bytes in flight for the whole mount.
+    public var maxPrefetchInflight: Int = 48 << 20
+    /// Bytes per ranged GET at most.
+    public var chunkSize: Int = 8 << 20
+    public var diskCacheDirectory: String?
+    public var diskCacheBytes: Int = 1 << 30
+    public var listPageSize: Int = 1000
+    /// HEADs in flight at once when fetching POSIX metadata for a listing.
+    public var metadataConcurrency: Int = 32
+
+    public init(bucket: String, ownership: OwnershipDefaults) {
+        self.bucket = bucket
+        self.ownership = ownership
+    }
+}

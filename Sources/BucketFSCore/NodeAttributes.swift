@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import S3
+
+public enum NodeKind: Sendable, Equatable {
+    case file
+    case directory
+    case symlink
+}
+
+/// What `stat` shows of a node. `mode` holds the permission bits only; the type is `kind`.
+public struct NodeAttributes: Sendable, Equatable {
+    public var kind: NodeKind
+    public var size: Int64
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var mtime: Timestamp
+    public var ctime: Timestamp
+    public var atime: Timestamp
+    /// The object's ETag (files and symlinks).
+    public var etag: String?
+
+    public init(kind: NodeKind, size: Int64, mode: UInt32, uid: UInt32, gid: UInt32, mtime: Timestamp,
+                ctime: Timestamp? = nil, atime: Timestamp? = nil, etag: String? = nil) {
+        self.kind = kind; self.size = size; self.mode = mode; self.uid = uid; self.gid = gid
+        self.mtime = mtime; self.ctime = ctime ?? mtime; self.atime = atime ?? mtime; self.etag = etag
+    }
+
+    /// st_mode with the file type bits.
+    public var stMode: UInt32 {
+        let type: UInt32
+        switch kind {
+        case .file: type = UInt32(S_IFREG)
+        case .directory: type = UInt32(S_IFDIR)
+        case .symlink: type = UInt32(S_IFLNK)
+        }
+        return type | (mode & 0o7777)
+    }
+}
+
+/// Who owns nodes and which modes they get when the bucket says nothing (s3fs's options).
+public struct OwnershipDefaults: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var fileMode: UInt32
+    public var dirMode: UInt32
+
+    public init(uid: UInt32, gid: UInt32, fileMode: UInt32 = 0o644, dirMode: UInt32 = 0o755) {
+        self.uid = uid; self.gid = gid; self.fileMode = fileMode; self.dirMode = dirMode
+    }
+
+    /// Applies `umask` to both default modes (s3fs `-o umask=`).
+    public mutating func apply(umask: UInt32) {
+        fileMode = 0o666 & ~umask
+        dirMode = 0o777 & ~umask
+    }
+}
+
+/// Decodes the POSIX metadata that s3fs (and rclone, for mtime) store as user metadata:
+/// `mode` (decimal st_mode with type bits), `uid`, `gid`, `mtime`/`ctime`/`atime` (integer
+/// seconds, `sec.nsec`, or float seconds). Anything missing or unparsable falls back to the
+/// defaults and to LastModified, never to an error.
+public enum MetadataCodec {
+    public static func parseTime(_ s: String?) -> Timestamp? {
+        guard let s = s?.trimmingCharacters(in: .whitespaces), !s.isEmpty else { return nil }
+        let parts = s.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let sec = Int64(parts[0]) else { return nil }
+        var nanos: Int32 = 0
+        if parts.count == 2 {
+            let frac = parts[1].prefix(9)
+            guard !frac.isEmpty, frac.allSatisfy(\.isNumber) else { return nil }
+            nanos = Int32(frac + String(repeating: "0", count: 9 - frac.count)) ?? 0
+        }
+        return Timestamp(seconds: sec, nanoseconds: nanos)
+    }
+
+    public static func kind(ofMode mode: UInt32) -> NodeKind? {
+        switch mode & UInt32(S_IFMT) {
+        case UInt32(S_IFREG): return .file
+        case UInt32(S_IFDIR): return .directory
+        case UInt32(S_IFLNK): return .symlink
+        default: return nil
+        }
+    }
+
+    /// Attributes of an object from its metadata (HEAD) or, with `metadata` empty, from a listing.
+    public static func attributes(size: Int64, etag: String?, lastModified: Timestamp?, metadata: [String: String],
+                                  isDirectory: Bool, defaults: OwnershipDefaults) -> NodeAttributes {
+        let rawMode = metadata["mode"].flatMap { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+        var nodeKind: NodeKind = isDirectory ? .directory : .file
+        if !isDirectory, let m = rawMode, kind(ofMode: m) == .symlink { nodeKind = .symlink }
+        let mode = rawMode.map { $0 & 0o7777 } ?? (isDirectory ? defaults.dirMode : defaults.fileMode)
+        let mtime = parseTime(metadata["mtime"]) ?? lastModified ?? Timestamp(seconds: 0)
+        return NodeAttributes(kind: nodeKind, size: isDirectory ? 0 : size, mode: mode,
+                              uid: metadata["uid"].flatMap { UInt32($0) } ?? defaults.uid,
+                              gid: metadata["gid"].flatMap { UInt32($0) } ?? defaults.gid,
+                              mtime: mtime, ctime: parseTime(metadata["ctime"]) ?? mtime,
+                              atime: parseTime(metadata["atime"]) ?? mtime, etag: etag)
+    }
+}
+
+import Foundation

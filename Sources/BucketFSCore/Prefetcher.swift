@@ -1,0 +1,40 @@
+/// Per-open-file read-ahead policy. Reads that continue where the last ones ended (within a
+/// tolerance, since the kernel sends read-ahead requests in parallel) grow the window from one
+/// block to `maxWindow`; a seek resets it to nothing, so random reads fetch only what they need.
+/// It only decides; `ObjectReader` fetches.
+public struct Prefetcher: Sendable {
+    public let blockSize: Int64
+    public let maxWindow: Int64
+    public private(set) var window: Int64 = 0
+    private var expected: Int64 = 0
+    private var requestedUpTo: Int64 = 0
+
+    public init(blockSize: Int64, maxWindow: Int64) {
+        self.blockSize = blockSize
+        self.maxWindow = max(0, maxWindow)
+    }
+
+    /// Records a read and answers the byte range to fetch ahead of it, if any.
+    public mutating func onRead(offset: Int64, length: Int64, objectSize: Int64) -> Range<Int64>? {
+        let end = offset + length
+        let tolerance = max(window, 4 * blockSize)
+        let sequential = offset >= expected - tolerance && offset <= expected + tolerance
+        if sequential {
+            window = min(maxWindow, max(blockSize, window * 2))
+            expected = max(expected, end)
+        } else {
+            window = 0
+            expected = end
+            requestedUpTo = end
+            return nil
+        }
+        let start = max(requestedUpTo, end)
+        let stop = min(objectSize, end + window)
+        guard stop > start else { return nil }
+        // Whole blocks only.
+        let alignedStart = start / blockSize * blockSize
+        let alignedStop = min(objectSize, (stop + blockSize - 1) / blockSize * blockSize)
+        requestedUpTo = alignedStop
+        return alignedStart..<alignedStop
+    }
+}

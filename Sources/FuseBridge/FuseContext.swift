@@ -1,0 +1,141 @@
+import BucketFSCore
+import CFuse3
+import Glibc
+import Logging
+import Synchronization
+
+/// Per-mount state the C callbacks reach through the session's userdata: the filesystem, the
+/// reply timeouts, and the count of requests still owed a reply (drained before the session is
+/// destroyed, since a reply after destroy would be a use-after-free).
+final class FuseContext: Sendable {
+    let fs: BucketFileSystem
+    let logger: Logger
+    let entryTimeout: Double
+    let negativeTimeout: Double
+    let readOnly: Bool
+    let pending = Atomic<Int>(0)
+
+    init(fs: BucketFileSystem, logger: Logger) {
+        self.fs = fs
+        self.logger = logger
+        self.entryTimeout = fs.config.metadataTTL
+        self.negativeTimeout = fs.config.negativeTTL
+        self.readOnly = fs.config.readOnly
+    }
+
+    static func of(_ req: fuse_req_t?) -> FuseContext {
+        Unmanaged<FuseContext>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    }
+
+    /// Waits (up to `seconds`) until every started request has been answered.
+    func drain(seconds: Double) {
+        let deadline = MonotonicClock.deadline(after: seconds)
+        while pending.load(ordering: .acquiring) > 0 && MonotonicClock.now() < deadline {
+            usleep(10_000)
+        }
+    }
+}
+
+/// A FUSE request owed exactly one reply, which may be sent from any thread.
+struct FuseRequest: @unchecked Sendable {
+    let req: fuse_req_t?
+    let ctx: FuseContext
+
+    /// For work that finishes later: counts the request as pending until it is answered.
+    init(_ req: fuse_req_t?) {
+        self.req = req
+        self.ctx = FuseContext.of(req)
+        ctx.pending.add(1, ordering: .relaxed)
+    }
+
+    private func done() { ctx.pending.subtract(1, ordering: .releasing) }
+
+    func error(_ errno: Int32) { fuse_reply_err(req, errno); done() }
+
+    func fail(_ error: any Error, _ what: String) {
+        let e = FSError.from(error)
+        if e.errno != ENOENT { ctx.logger.debug("\(what): \(e)") }
+        if e.errno == EIO || e.errno == ETIMEDOUT || e.errno == EACCES {
+            ctx.logger.warning("\(what): \(e)")
+        }
+        fuse_reply_err(req, e.errno)
+        done()
+    }
+
+    func entry(_ node: Node) {
+        var e = fuse_entry_param()
+        e.ino = fuse_ino_t(node.ino)
+        e.generation = 1
+        e.attr = StatConversion.stat(node.ino, node.attributes)
+        e.attr_timeout = ctx.entryTimeout
+        e.entry_timeout = ctx.entryTimeout
+        fuse_reply_entry(req, &e)
+        done()
+    }
+
+    /// A negative entry: the kernel remembers the name as missing for the negative TTL.
+    func negativeEntry() {
+        var e = fuse_entry_param()
+        e.ino = 0
+        e.entry_timeout = ctx.negativeTimeout
+        fuse_reply_entry(req, &e)
+        done()
+    }
+
+    func attr(_ ino: UInt64, _ a: NodeAttributes) {
+        var st = StatConversion.stat(ino, a)
+        fuse_reply_attr(req, &st, ctx.entryTimeout)
+        done()
+    }
+
+    func open(fh: UInt64, keepCache: Bool) {
+        var fi = fuse_file_info()
+        fi.fh = fh
+        bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
+        fuse_reply_open(req, &fi)
+        done()
+    }
+
+    func buffers(_ slices: [ByteBuffer]) {
+        var iov: [iovec] = []
+        iov.reserveCapacity(slices.count)
+        // The slices stay alive for the call: `slices` is held until it returns.
+        withExtendedLifetime(slices) {
+            for s in slices {
+                s.withUnsafeReadableBytes { p in
+                    iov.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: p.baseAddress), iov_len: p.count))
+                }
+            }
+            _ = iov.withUnsafeBufferPointer { fuse_reply_iov(req, $0.baseAddress, Int32($0.count)) }
+        }
+        done()
+    }
+
+    func bytes(_ b: UnsafeRawBufferPointer) {
+        fuse_reply_buf(req, b.baseAddress?.assumingMemoryBound(to: CChar.self), b.count)
+        done()
+    }
+
+    func readlink(_ target: String) { fuse_reply_readlink(req, target); done() }
+
+    func statfs(_ s: BucketFileSystem.Statistics) {
+        var v = statvfs()
+        v.f_bsize = UInt(s.blockSize)
+        v.f_frsize = UInt(s.blockSize)
+        v.f_blocks = fsblkcnt_t(s.blocks)
+        v.f_bfree = fsblkcnt_t(s.blocksFree)
+        v.f_bavail = fsblkcnt_t(s.blocksFree)
+        v.f_files = fsfilcnt_t(s.files)
+        v.f_ffree = fsfilcnt_t(s.filesFree)
+        v.f_favail = fsfilcnt_t(s.filesFree)
+        v.f_namemax = UInt(s.nameMax)
+        fuse_reply_statfs(req, &v)
+        done()
+    }
+
+    func xattrSize(_ n: Int) { fuse_reply_xattr(req, n); done() }
+
+    func none() { fuse_reply_none(req); done() }
+}
+
+import NIOCore

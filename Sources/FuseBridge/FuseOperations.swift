@@ -1,0 +1,175 @@
+import BucketFSCore
+import CFuse3
+import Glibc
+import NIOCore
+
+/// The libfuse low-level callbacks. Each returns at once: answers that need S3 are sent from a
+/// Task when the work completes, so a few loop threads keep many requests in flight. Answers
+/// that need no network (cached attributes, cached blocks, forget, statfs) are sent inline.
+enum FuseOperations {
+    static func name(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
+
+    static func make() -> fuse_lowlevel_ops {
+        var ops = fuse_lowlevel_ops()
+        ops.`init` = { userdata, conn in
+            guard let conn else { return }
+            conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
+            conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
+            conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
+            conn.pointee.max_readahead = conn.pointee.max_readahead > 0 ? max(conn.pointee.max_readahead, 4 << 20) : 4 << 20
+            conn.pointee.max_background = 64
+            conn.pointee.congestion_threshold = 48
+        }
+        ops.lookup = { req, parent, cname in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            Task {
+                do {
+                    r.entry(try await r.ctx.fs.lookup(parent: UInt64(parent), name: n))
+                } catch let e as FSError where e.errno == ENOENT {
+                    r.negativeEntry()
+                } catch {
+                    r.fail(error, "lookup \(n)")
+                }
+            }
+        }
+        ops.forget = { req, ino, n in
+            let r = FuseRequest(req)
+            r.ctx.fs.forget(UInt64(ino), n)
+            r.none()
+        }
+        ops.forget_multi = { req, count, forgets in
+            let r = FuseRequest(req)
+            if let forgets {
+                for i in 0..<count { r.ctx.fs.forget(UInt64(forgets[i].ino), forgets[i].nlookup) }
+            }
+            r.none()
+        }
+        ops.getattr = { req, ino, _ in
+            let r = FuseRequest(req)
+            Task {
+                do { r.attr(UInt64(ino), try await r.ctx.fs.getattr(UInt64(ino))) } catch { r.fail(error, "getattr \(ino)") }
+            }
+        }
+        ops.readlink = { req, ino in
+            let r = FuseRequest(req)
+            Task {
+                do { r.readlink(try await r.ctx.fs.readlink(UInt64(ino))) } catch { r.fail(error, "readlink \(ino)") }
+            }
+        }
+        ops.open = { req, ino, fi in
+            let r = FuseRequest(req)
+            let flags = fi?.pointee.flags ?? 0
+            Task {
+                do {
+                    let o = try await r.ctx.fs.open(UInt64(ino), flags: flags)
+                    r.open(fh: o.fh, keepCache: o.keepCache)
+                } catch {
+                    r.fail(error, "open \(ino)")
+                }
+            }
+        }
+        ops.read = { req, _, size, off, fi in
+            let r = FuseRequest(req)
+            guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
+            if let hit = r.ctx.fs.readCached(fh, offset: Int64(off), size: size) { return r.buffers(hit) }
+            Task {
+                do { r.buffers(try await r.ctx.fs.read(fh, offset: Int64(off), size: size)) } catch { r.fail(error, "read") }
+            }
+        }
+        ops.release = { req, _, fi in
+            let r = FuseRequest(req)
+            if let fh = fi?.pointee.fh { r.ctx.fs.release(fh) }
+            r.error(0)
+        }
+        ops.flush = { req, _, _ in FuseRequest(req).error(0) }
+        ops.fsync = { req, _, _, _ in FuseRequest(req).error(0) }
+        ops.opendir = { req, ino, fi in
+            let r = FuseRequest(req)
+            do {
+                var info = fi?.pointee ?? fuse_file_info()
+                info.fh = try r.ctx.fs.openDirectory(UInt64(ino))
+                fuse_reply_open(req, &info)
+                r.none0()
+            } catch {
+                r.fail(error, "opendir \(ino)")
+            }
+        }
+        ops.readdir = { req, _, size, off, fi in FuseOperations.readdir(req, size: size, off: off, fi: fi, plus: false) }
+        ops.readdirplus = { req, _, size, off, fi in FuseOperations.readdir(req, size: size, off: off, fi: fi, plus: true) }
+        ops.releasedir = { req, _, fi in
+            let r = FuseRequest(req)
+            if let fh = fi?.pointee.fh { r.ctx.fs.releaseDirectory(fh) }
+            r.error(0)
+        }
+        ops.fsyncdir = { req, _, _, _ in FuseRequest(req).error(0) }
+        ops.statfs = { req, _ in
+            let r = FuseRequest(req)
+            r.statfs(r.ctx.fs.statfs())
+        }
+        ops.access = { req, _, _ in FuseRequest(req).error(0) }
+        ops.getxattr = { req, _, _, _ in FuseRequest(req).error(ENODATA) }
+        ops.listxattr = { req, _, size in
+            let r = FuseRequest(req)
+            if size == 0 { r.xattrSize(0) } else { r.bytes(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }
+        // Changes to the bucket: not available in this version of the mount.
+        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req).error(ENOTSUP) }
+        ops.removexattr = { req, _, _ in FuseRequest(req).error(ENOTSUP) }
+        ops.setattr = { req, _, _, _, _ in FuseRequest(req).error(EROFS) }
+        ops.mknod = { req, _, _, mode, _ in
+            FuseRequest(req).error((mode & S_IFMT) == S_IFREG ? EROFS : EPERM)
+        }
+        ops.mkdir = { req, _, _, _ in FuseRequest(req).error(EROFS) }
+        ops.unlink = { req, _, _ in FuseRequest(req).error(EROFS) }
+        ops.rmdir = { req, _, _ in FuseRequest(req).error(EROFS) }
+        ops.symlink = { req, _, _, _ in FuseRequest(req).error(EROFS) }
+        ops.rename = { req, _, _, _, _, _ in FuseRequest(req).error(EROFS) }
+        ops.link = { req, _, _, _ in FuseRequest(req).error(EPERM) }
+        ops.create = { req, _, _, _, _ in FuseRequest(req).error(EROFS) }
+        ops.write = { req, _, _, _, _, _ in FuseRequest(req).error(EROFS) }
+        return ops
+    }
+
+    static func readdir(_ req: fuse_req_t?, size: Int, off: off_t, fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
+        let r = FuseRequest(req)
+        guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
+        Task {
+            do {
+                // Each entry takes at least 24 bytes (plain) or ~150 (plus); ask for about what fits.
+                let limit = max(1, size / (plus ? 160 : 32))
+                let entries = try await r.ctx.fs.readDirectory(fh, offset: Int64(off), limit: limit, plus: plus)
+                let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+                defer { buf.deallocate() }
+                var used = 0
+                for e in entries {
+                    let base = buf.baseAddress!.assumingMemoryBound(to: CChar.self) + used
+                    let need: Int
+                    if plus {
+                        var p = fuse_entry_param()
+                        p.ino = fuse_ino_t(e.ino)
+                        p.generation = 1
+                        p.attr = StatConversion.stat(e.ino, e.attributes)
+                        p.attr_timeout = r.ctx.entryTimeout
+                        p.entry_timeout = r.ctx.entryTimeout
+                        need = fuse_add_direntry_plus(r.req, base, size - used, e.name, &p, off_t(e.nextOffset))
+                    } else {
+                        var st = StatConversion.stat(e.ino, e.attributes)
+                        need = fuse_add_direntry(r.req, base, size - used, e.name, &st, off_t(e.nextOffset))
+                    }
+                    if need > size - used { break }
+                    used += need
+                    if plus && e.name != "." && e.name != ".." { r.ctx.fs.addLookup(e.ino) }
+                }
+                r.bytes(UnsafeRawBufferPointer(start: buf.baseAddress, count: used))
+            } catch {
+                r.fail(error, "readdir")
+            }
+        }
+    }
+}
+
+extension FuseRequest {
+    /// Marks a request answered by a direct libfuse call.
+    func none0() { ctx.pending.subtract(1, ordering: .releasing) }
+}

@@ -1,0 +1,108 @@
+import BucketFSCore
+import CFuse3
+import Dispatch
+import Glibc
+import Logging
+
+/// Signal plumbing that must be set up before any thread exists: TERM, INT and HUP are blocked
+/// in every thread and handled by a dispatch source; SIGUSR2 gets a no-op handler without
+/// SA_RESTART, so sending it to the loop thread interrupts its wait.
+public enum MountSignals {
+    public static func blockTerminationSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        var act = sigaction()
+        act.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&act.sa_mask)
+        act.sa_flags = 0
+        sigaction(SIGUSR2, &act, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+}
+
+/// A mounted FUSE session: mount, serve until unmounted or signalled, then drain replies,
+/// unmount and destroy, in that order.
+public final class FuseMount: @unchecked Sendable {
+    let context: FuseContext
+    let mountpoint: String
+    let logger: Logger
+    private var session: OpaquePointer?
+    private var loopThread = pthread_t()
+    private var signalSources: [DispatchSourceSignal] = []
+    private let threads: Int
+
+    /// `options` are kernel/libfuse mount options (`allow_other`, `ro`, `fsname=...`).
+    public init(fs: BucketFileSystem, mountpoint: String, options: [String], threads: Int = 8, logger: Logger) throws {
+        self.context = FuseContext(fs: fs, logger: logger)
+        self.mountpoint = mountpoint
+        self.logger = logger
+        self.threads = threads
+        var argv = ["bucketfs"]
+        if !options.isEmpty { argv += ["-o", options.joined(separator: ",")] }
+        var cargs = argv.map { strdup($0) }
+        defer { cargs.forEach { free($0) } }
+        var ops = FuseOperations.make()
+        let userdata = Unmanaged.passRetained(context).toOpaque()
+        session = cargs.withUnsafeMutableBufferPointer { buf -> OpaquePointer? in
+            var args = fuse_args(argc: Int32(buf.count), argv: buf.baseAddress, allocated: 0)
+            let se = bucketfs_session_new(&args, &ops, userdata)
+            fuse_opt_free_args(&args)
+            return se
+        }
+        guard session != nil else {
+            Unmanaged<FuseContext>.fromOpaque(userdata).release()
+            throw FSError(EINVAL, "libfuse refused the mount options \(options.joined(separator: ","))")
+        }
+        guard fuse_session_mount(session, mountpoint) == 0 else {
+            fuse_session_destroy(session)
+            session = nil
+            throw FSError(EIO, "cannot mount on \(mountpoint) (see the message above)")
+        }
+        raiseReadahead()
+    }
+
+    /// Raises the kernel's read-ahead for this mount (best effort: needs root).
+    private func raiseReadahead() {
+        var st = stat()
+        guard stat(mountpoint, &st) == 0 else { return }
+        let dev = st.st_dev
+        let major = (dev >> 8) & 0xfff | ((dev >> 32) & ~0xfff)
+        let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
+        let path = "/sys/class/bdi/\(major):\(minor)/read_ahead_kb"
+        if let f = fopen(path, "w") {
+            fputs("16384", f)
+            fclose(f)
+        }
+    }
+
+    /// Serves requests on the calling thread (and libfuse's workers) until the filesystem is
+    /// unmounted or a termination signal arrives; then drains and unmounts. Returns 0 on a clean end.
+    public func run() -> Int32 {
+        loopThread = pthread_self()
+        let thread = loopThread
+        let se = session
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { [logger] in
+                logger.info("signal \(sig): unmounting")
+                fuse_session_exit(se)
+                pthread_kill(thread, SIGUSR2)
+            }
+            src.resume()
+            signalSources.append(src)
+        }
+        let cfg = fuse_loop_cfg_create()
+        fuse_loop_cfg_set_max_threads(cfg, UInt32(threads))
+        fuse_loop_cfg_set_clone_fd(cfg, 0)
+        let rc = bucketfs_session_loop_mt(session, cfg)
+        fuse_loop_cfg_destroy(cfg)
+        signalSources.forEach { $0.cancel() }
+        context.drain(seconds: 30)
+        fuse_session_unmount(session)
+        fuse_session_destroy(session)
+        session = nil
+        return rc < 0 ? 1 : 0
+    }
+}
