@@ -18,6 +18,9 @@ public final class BucketFileSystem: Sendable {
     let negative: NegativeCache
     let logger: Logger
 
+    /// When the mount started: the times of directories that have no marker object.
+    let startTime = Timestamp.now()
+
     struct OpenFile {
         var ino: UInt64
         var object: ObjectVersion
@@ -52,7 +55,7 @@ public final class BucketFileSystem: Sendable {
     var bucket: String { config.bucket }
 
     func attributes(for object: ObjectSummary?, isDirectory: Bool) -> NodeAttributes {
-        MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified,
+        MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified ?? startTime,
                                  metadata: [:], isDirectory: isDirectory, defaults: config.ownership)
     }
 
@@ -152,8 +155,8 @@ public final class BucketFileSystem: Sendable {
         let n = try node(ino)
         guard n.isDirectory else { throw FSError(ENOTDIR) }
         let stream = DirectoryStream(client: client, bucket: bucket, prefix: n.childPrefix, pageSize: config.listPageSize,
-                                     logger: logger) { [config] object, _, isDir in
-            MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified,
+                                     logger: logger) { [config, startTime] object, _, isDir in
+            MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified ?? startTime,
                                      metadata: [:], isDirectory: isDir, defaults: config.ownership)
         }
         return handles.withLock { h in

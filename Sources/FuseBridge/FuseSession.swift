@@ -63,18 +63,23 @@ public final class FuseMount: @unchecked Sendable {
         raiseReadahead()
     }
 
-    /// Raises the kernel's read-ahead for this mount (best effort: needs root).
+    /// Raises the kernel's read-ahead for this mount (best effort: needs root). The device number
+    /// comes from /proc/self/mountinfo: a stat() of the mount point would wait for the loop.
     private func raiseReadahead() {
-        var st = stat()
-        guard stat(mountpoint, &st) == 0 else { return }
-        let dev = st.st_dev
-        let major = (dev >> 8) & 0xfff | ((dev >> 32) & ~0xfff)
-        let minor = (dev & 0xff) | ((dev >> 12) & ~0xff)
-        let path = "/sys/class/bdi/\(major):\(minor)/read_ahead_kb"
-        if let f = fopen(path, "w") {
-            fputs("16384", f)
-            fclose(f)
+        guard let f = fopen("/proc/self/mountinfo", "r") else { return }
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(line) }
+        var device: String?
+        while getline(&line, &cap, f) > 0, let l = line {
+            let fields = String(cString: l).split(separator: " ")
+            // Mount points with spaces are escaped as \040 in mountinfo.
+            if fields.count > 4, fields[4].replacingOccurrences(of: "\\040", with: " ") == mountpoint { device = String(fields[2]) }
         }
+        guard let device, let out = fopen("/sys/class/bdi/\(device)/read_ahead_kb", "w") else { return }
+        fputs("16384", out)
+        fclose(out)
     }
 
     /// Serves requests on the calling thread (and libfuse's workers) until the filesystem is

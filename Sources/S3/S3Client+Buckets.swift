@@ -27,9 +27,12 @@ extension S3Client {
 
     /// HEAD bucket: succeeds when the bucket exists and the keys may use it; answers the region
     /// the server names in `x-amz-bucket-region`, if any.
+    /// `retry` overrides the client's policy (a mount's start-up check wants a quick answer).
     @discardableResult
-    public func headBucket(_ bucket: String) async throws -> String? {
-        let resp = try await send(S3Request(.HEAD, bucket: bucket))
+    public func headBucket(_ bucket: String, retry: RetryPolicy? = nil) async throws -> String? {
+        var r = S3Request(.HEAD, bucket: bucket)
+        r.retry = retry
+        let resp = try await send(r)
         return resp.headers.first(name: "x-amz-bucket-region")
     }
 

@@ -42,6 +42,8 @@ struct S3Request: Sendable {
     /// The SigV4 payload hash; nil means: SHA-256 of the body.
     var payloadHash: String?
     var idempotent = true
+    /// Overrides the client's retry policy for this request.
+    var retry: RetryPolicy?
     /// How many bytes of the answer are expected at most (for the timeout).
     var expectedResponseBytes = 0
 
@@ -169,7 +171,7 @@ public final class S3Client: Sendable {
     /// response. A failure inside `handle` (a reset while streaming the body) is retried too.
     func perform<T: Sendable>(_ r: S3Request, allowNotModified: Bool = false,
                               _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
-        let policy = r.idempotent ? configuration.retry : .none
+        let policy = r.idempotent ? (r.retry ?? configuration.retry) : .none
         let clock = ContinuousClock()
         let start = clock.now
         var attempt = 0
