@@ -54,8 +54,9 @@ let package = Package(
         ),
         .executableTarget(name: "bucketfs", dependencies: ["BucketFSCLI"]),
         .executableTarget(name: "s3bench", dependencies: ["S3", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "S3Tests", dependencies: ["S3"]),
-        .testTarget(name: "BucketFSCoreTests", dependencies: ["BucketFSCore", "S3"]),
-        .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI"]),
+        .target(name: "TestSupport", dependencies: ["S3"], path: "Tests/TestSupport"),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
+        .testTarget(name: "BucketFSCoreTests", dependencies: ["BucketFSCore", "S3", "TestSupport"]),
+        .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI", "TestSupport"]),
     ]
 )

@@ -11,7 +11,8 @@ public enum MountSignals {
     public static func blockTerminationSignals() {
         var set = sigset_t()
         sigemptyset(&set)
-        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, s) }
+        // An inherited "ignore" would make the kernel drop the signal before anyone sees it.
+        for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_DFL); sigaddset(&set, s) }
         pthread_sigmask(SIG_BLOCK, &set, nil)
         var act = sigaction()
         act.__sigaction_handler.sa_handler = { _ in }

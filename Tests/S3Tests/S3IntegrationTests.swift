@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import XCTest
 @testable import S3
+import TestSupport
 
 /// Every client operation against real servers (SeaweedFS and Swift s3api).
 final class S3IntegrationTests: XCTestCase {

@@ -1,19 +1,19 @@
 import Foundation
 import XCTest
-@testable import S3
+import S3
 
 /// The real S3 servers the integration tests run against, as the test script announces them:
 /// `BUCKETFS_TEST_SEAWEEDFS` (URL, keys in `..._ACCESS`/`..._SECRET`) and `BUCKETFS_TEST_SWIFT`
 /// (Swift s3api; keys test:tester/testing, region KR1). With `BUCKETFS_REQUIRE_SERVERS=1` a
 /// missing server fails the test instead of skipping it.
-struct TestServer: Sendable {
-    var name: String
-    var endpoint: S3Endpoint
-    var credentials: Credentials
+public struct TestServer: Sendable {
+    public var name: String
+    public var endpoint: S3Endpoint
+    public var credentials: Credentials
     /// Swift s3api refuses part numbers above 1000 and stores odd keys as given.
-    var isSwift: Bool
+    public var isSwift: Bool
 
-    static func all() throws -> [TestServer] {
+    public static func all() throws -> [TestServer] {
         let env = ProcessInfo.processInfo.environment
         var out: [TestServer] = []
         if let url = env["BUCKETFS_TEST_SEAWEEDFS"] {
@@ -33,7 +33,7 @@ struct TestServer: Sendable {
         return out
     }
 
-    func client(signature: S3Endpoint.SignatureVersion = .v4, secret: String? = nil, retry: RetryPolicy = RetryPolicy()) throws -> S3Client {
+    public func client(signature: S3Endpoint.SignatureVersion = .v4, secret: String? = nil, retry: RetryPolicy = RetryPolicy()) throws -> S3Client {
         var ep = endpoint
         ep.signature = signature
         var cfg = S3ClientConfiguration(endpoint: ep)
@@ -45,12 +45,12 @@ struct TestServer: Sendable {
 }
 
 /// A fresh bucket name for one test.
-func uniqueBucket(_ tag: String) -> String {
+public func uniqueBucket(_ tag: String) -> String {
     "bfs-\(tag)-\(UInt32.random(in: 0...UInt32.max))"
 }
 
 /// Deletes every object and incomplete upload, then the bucket.
-func destroyBucket(_ c: S3Client, _ bucket: String) async {
+public func destroyBucket(_ c: S3Client, _ bucket: String) async {
     if let uploads = try? await c.listAllMultipartUploads(bucket) {
         for u in uploads { try? await c.abortMultipartUpload(bucket, key: u.key, uploadId: u.uploadId) }
     }

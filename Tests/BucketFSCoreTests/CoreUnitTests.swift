@@ -1,0 +1,143 @@
+import Glibc
+import NIOCore
+import S3
+import XCTest
+@testable import BucketFSCore
+
+final class CoreUnitTests: XCTestCase {
+    let defaults = OwnershipDefaults(uid: 10, gid: 20, fileMode: 0o640, dirMode: 0o750)
+
+    func testMetadataCodecReadsS3fsAndRclone() {
+        let a = MetadataCodec.attributes(size: 5, etag: "e", lastModified: Timestamp(seconds: 100),
+                                         metadata: ["mode": "33261", "uid": "1000", "gid": "1001", "mtime": "1600000000.250000000"],
+                                         isDirectory: false, defaults: defaults)
+        XCTAssertEqual(a.kind, .file)
+        XCTAssertEqual(a.mode, 0o755)
+        XCTAssertEqual(a.stMode, UInt32(S_IFREG) | 0o755)
+        XCTAssertEqual(a.uid, 1000)
+        XCTAssertEqual(a.mtime, Timestamp(seconds: 1_600_000_000, nanoseconds: 250_000_000))
+        let link = MetadataCodec.attributes(size: 3, etag: nil, lastModified: nil, metadata: ["mode": "41471"], isDirectory: false, defaults: defaults)
+        XCTAssertEqual(link.kind, .symlink)
+        let plain = MetadataCodec.attributes(size: 1, etag: nil, lastModified: Timestamp(seconds: 7), metadata: ["mode": "garbage", "mtime": "x"],
+                                             isDirectory: false, defaults: defaults)
+        XCTAssertEqual(plain.mode, 0o640)
+        XCTAssertEqual(plain.uid, 10)
+        XCTAssertEqual(plain.mtime, Timestamp(seconds: 7))
+        let dir = MetadataCodec.attributes(size: 0, etag: nil, lastModified: nil, metadata: [:], isDirectory: true, defaults: defaults)
+        XCTAssertEqual(dir.stMode, UInt32(S_IFDIR) | 0o750)
+        XCTAssertEqual(MetadataCodec.parseTime("1600000000.5"), Timestamp(seconds: 1_600_000_000, nanoseconds: 500_000_000))
+    }
+
+    func testUmask() {
+        var d = defaults
+        d.apply(umask: 0o027)
+        XCTAssertEqual(d.fileMode, 0o640)
+        XCTAssertEqual(d.dirMode, 0o750)
+    }
+
+    func testKeyNames() {
+        for bad in ["", ".", "..", String(repeating: "x", count: 256), "a/b", "nul\u{0}x"] {
+            XCTAssertFalse(KeyNames.isValidName(bad), bad.debugDescription)
+        }
+        for good in ["a", "...", ".hidden", String(repeating: "x", count: 255), "ü 한글 %+?#"] {
+            XCTAssertTrue(KeyNames.isValidName(good), good)
+        }
+        XCTAssertEqual(KeyNames.normalizePrefix("/some/prefix/"), "some/prefix")
+        XCTAssertEqual(KeyNames.normalizePrefix(""), "")
+        XCTAssertNil(KeyNames.normalizePrefix("a/../b"))
+    }
+
+    func testPrefetcherGrowsOnSequentialAndResetsOnSeek() {
+        let mib: Int64 = 1 << 20
+        var p = Prefetcher(blockSize: mib, maxWindow: 8 * mib)
+        var r = p.onRead(offset: 0, length: 128 << 10, objectSize: 100 * mib)
+        XCTAssertEqual(r?.lowerBound, 0)
+        XCTAssertLessThanOrEqual(r?.upperBound ?? 0, 2 * mib, "a first read fetches about one block ahead")
+        var off: Int64 = 128 << 10
+        var last: Range<Int64>?
+        for _ in 0..<40 {
+            if let x = p.onRead(offset: off, length: 128 << 10, objectSize: 100 * mib) { last = x }
+            off += 128 << 10
+        }
+        XCTAssertEqual(p.window, 8 * mib, "window reaches its maximum")
+        XCTAssertNotNil(last)
+        XCTAssertLessThanOrEqual(last!.upperBound, off + 8 * mib + mib)
+        // A seek far away: nothing is fetched ahead.
+        r = p.onRead(offset: 60 * mib, length: 4096, objectSize: 100 * mib)
+        XCTAssertNil(r)
+        XCTAssertEqual(p.window, 0)
+        // Near the end of the object the range stops at the size.
+        var q = Prefetcher(blockSize: mib, maxWindow: 8 * mib)
+        r = q.onRead(offset: 0, length: 100, objectSize: 1000)
+        XCTAssertEqual(r, 0..<1000)
+    }
+
+    func testBlockCacheNeverExceedsItsCap() {
+        let cache = BlockCache(capacity: 3000)
+        let obj = ObjectVersion(key: "k", etag: "e", size: 10_000)
+        for i in 0..<10 {
+            cache.insert(BlockKey(object: obj, index: Int64(i)), ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 1000)))
+            XCTAssertLessThanOrEqual(cache.usedBytes, 3000)
+        }
+        XCTAssertNil(cache.get(BlockKey(object: obj, index: 0)), "oldest evicted")
+        XCTAssertEqual(cache.get(BlockKey(object: obj, index: 9))?.readableBytesView.first, 9)
+        cache.insert(BlockKey(object: obj, index: 99), ByteBuffer(bytes: [UInt8](repeating: 0, count: 5000)))
+        XCTAssertNil(cache.get(BlockKey(object: obj, index: 99)), "a block larger than the cache is not kept")
+        let other = ObjectVersion(key: "k", etag: "changed", size: 10_000)
+        XCTAssertNil(cache.get(BlockKey(object: other, index: 9)), "another ETag never hits")
+    }
+
+    func testInodeTableFollowsLookups() {
+        let root = NodeAttributes(kind: .directory, size: 0, mode: 0o755, uid: 0, gid: 0, mtime: Timestamp(seconds: 0))
+        let t = InodeTable(rootKey: "", rootAttributes: root)
+        let file = NodeAttributes(kind: .file, size: 1, mode: 0o644, uid: 0, gid: 0, mtime: Timestamp(seconds: 0))
+        let a = t.upsert(parent: 1, name: "a", key: "a", attributes: file, validUntil: .max)
+        let again = t.upsert(parent: 1, name: "a", key: "a", attributes: file, validUntil: .max)
+        XCTAssertEqual(a.ino, again.ino, "stable while held")
+        XCTAssertEqual(t.count, 2)
+        t.forget(a.ino, 1)
+        XCTAssertNotNil(t.node(a.ino))
+        t.forget(a.ino, 1)
+        XCTAssertNil(t.node(a.ino), "dropped at zero")
+        XCTAssertEqual(t.count, 1)
+        t.forget(1, 100)
+        XCTAssertNotNil(t.node(1), "the root stays")
+        // A name that became a directory gets a new number.
+        let f = t.upsert(parent: 1, name: "b", key: "b", attributes: file, validUntil: .max)
+        var dir = file
+        dir.kind = .directory
+        let d = t.upsert(parent: 1, name: "b", key: "b", attributes: dir, validUntil: .max)
+        XCTAssertNotEqual(f.ino, d.ino)
+    }
+
+    func testNegativeCacheExpiresAndIsBounded() {
+        let n = NegativeCache(ttl: 0.2, capacity: 10)
+        n.insert(parent: 1, name: "x")
+        XCTAssertTrue(n.isMissing(parent: 1, name: "x"))
+        usleep(300_000)
+        XCTAssertFalse(n.isMissing(parent: 1, name: "x"))
+        for i in 0..<100 { n.insert(parent: 1, name: "n\(i)") }
+        XCTAssertTrue(n.isMissing(parent: 1, name: "n99"))
+    }
+
+    func testDiskCacheCapAndReopen() throws {
+        let dir = NSTemporaryDirectory() + "bfs-disk-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let logger = Logger(label: "test")
+        let obj = ObjectVersion(key: "k", etag: "e", size: 100_000)
+        do {
+            let d = try DiskCache(directory: dir, capacity: 25_000, bucket: "b", blockSize: 10_000, logger: logger)
+            for i in 0..<5 { d.put(BlockKey(object: obj, index: Int64(i)), ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 10_000))) }
+            XCTAssertLessThanOrEqual(d.usedBytes, 25_000)
+            XCTAssertNil(d.get(BlockKey(object: obj, index: 0), expectedLength: 10_000))
+            XCTAssertEqual(d.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.readableBytesView.first, 4)
+        }
+        let again = try DiskCache(directory: dir, capacity: 25_000, bucket: "b", blockSize: 10_000, logger: logger)
+        XCTAssertEqual(again.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.readableBytes, 10_000, "survives a reopen")
+        let smaller = try DiskCache(directory: dir, capacity: 10_000, bucket: "b", blockSize: 10_000, logger: logger)
+        XCTAssertLessThanOrEqual(smaller.usedBytes, 10_000, "a smaller cap trims at start")
+    }
+}
+
+import Foundation
+import Logging

@@ -1,0 +1,84 @@
+import Foundation
+import NIOCore
+import S3
+import TestSupport
+import XCTest
+
+/// Starting and stopping: bad input gives one clear line and a non-zero exit; SIGTERM and
+/// fusermount3 -u end a mount cleanly.
+final class MountLifecycleTests: XCTestCase {
+    func testBadInputFailsFast() async throws {
+        guard let server = try TestServer.all().first else { return }
+        let m = MountFixture(server: server, name: "bad")
+        let bin = shellQuote(MountFixture.binary)
+        func run(_ args: String, env: String? = nil) -> (Int32, String) {
+            let r = sh("\(env ?? m.environment) \(bin) \(args)", timeout: 30)
+            return (r.status, r.err)
+        }
+        var (code, err) = run("nosuchbucket-\(UInt32.random(in: 0...UInt32.max)) \(m.mountpoint)")
+        XCTAssertEqual(code, 3)
+        XCTAssertTrue(err.contains("does not exist"), err)
+        (code, err) = run("demo \(m.mountpoint)-missing")
+        XCTAssertEqual(code, 64)
+        XCTAssertTrue(err.contains("does not exist"), err)
+        (code, err) = run("demo \(m.mountpoint) -o no_such_option")
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("unknown option"), err)
+        (code, err) = run("Bad_Bucket \(m.mountpoint)")
+        XCTAssertNotEqual(code, 0)
+        XCTAssertTrue(err.contains("invalid bucket name"), err)
+        (code, err) = run("demo \(m.mountpoint) -o url=http://127.0.0.1:1")
+        XCTAssertEqual(code, 4)
+        XCTAssertTrue(err.contains("cannot reach"), err)
+        let wrong = "AWS_ACCESS_KEY_ID=\(shellQuote(server.credentials.accessKey)) AWS_SECRET_ACCESS_KEY=wrong-secret-value AWS_ENDPOINT_URL=\(server.endpoint.urlString) AWS_REGION=\(server.endpoint.region)"
+        let c = try server.client()
+        let bucket = uniqueBucket("badkeys")
+        try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+        (code, err) = run("\(bucket) \(m.mountpoint)", env: wrong)
+        XCTAssertEqual(code, 2, err)
+        XCTAssertFalse(err.contains("wrong-secret-value"), "a secret in an error message")
+        // A credentials file others can read is refused.
+        let pw = "\(MountFixture.runDir)/pw-\(UInt32.random(in: 0...UInt32.max))"
+        try "\(server.credentials.accessKey):\(server.credentials.secretKey)\n".write(toFile: pw, atomically: true, encoding: .utf8)
+        chmod(pw, 0o644)
+        (code, err) = run("\(bucket) \(m.mountpoint) -o passwd_file=\(pw)", env: "AWS_ENDPOINT_URL=\(server.endpoint.urlString) AWS_REGION=\(server.endpoint.region)")
+        XCTAssertEqual(code, 2)
+        XCTAssertTrue(err.contains("chmod 600"), err)
+        chmod(pw, 0o600)
+        (code, err) = run("\(bucket) \(m.mountpoint) -o passwd_file=\(pw)", env: "AWS_ENDPOINT_URL=\(server.endpoint.urlString) AWS_REGION=\(server.endpoint.region)")
+        XCTAssertEqual(code, 0, err)
+        m.mounted = code == 0
+        m.unmount()
+        // A non-empty mount point.
+        FileManager.default.createFile(atPath: m.mountpoint + "/occupied", contents: Data())
+        (code, err) = run("\(bucket) \(m.mountpoint)")
+        XCTAssertEqual(code, 64)
+        XCTAssertTrue(err.contains("not empty"), err)
+        try? FileManager.default.removeItem(atPath: m.mountpoint + "/occupied")
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+    }
+
+    func testSigtermUnmountsCleanly() async throws {
+        guard let server = try TestServer.all().first else { return }
+        let c = try server.client()
+        let bucket = uniqueBucket("sig")
+        try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+        try await c.putObject(bucket, key: "f", body: ByteBuffer(string: "data"))
+        let m = MountFixture(server: server, name: "sig")
+        let pid = spawnBackground("exec env \(m.environment) \(shellQuote(MountFixture.binary)) \(bucket) \(m.mountpoint) -f")
+        var live = false
+        for _ in 0..<100 {
+            if sh("grep -q \(shellQuote(m.mountpoint)) /proc/mounts").status == 0 && sh("cat \(m.mountpoint)/f").out == "data" { live = true; break }
+            usleep(100_000)
+        }
+        XCTAssertTrue(live, "mount did not come up")
+        m.mounted = live
+        kill(pid, SIGTERM)
+        XCTAssertEqual(waitExit(pid), 0, "exit status after SIGTERM")
+        XCTAssertNotEqual(sh("grep -q \(shellQuote(m.mountpoint)) /proc/mounts").status, 0, "still mounted after SIGTERM")
+        m.mounted = false
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+    }
+}
