@@ -1,1 +1,153 @@
-print("x")
+// s3bench: the raw S3 client's throughput, the limit the mount is held to, plus a `put` for
+// scripts. Endpoint and keys come from the AWS_* environment, as for `bucketfs`.
+//   s3bench get BUCKET KEY [--parallel N] [--chunk BYTES]     parallel ranged GETs of one object
+//   s3bench put-multipart BUCKET KEY SIZE [--parallel N] [--part BYTES]
+//   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N]
+//   s3bench list BUCKET PREFIX                               every LIST page of a prefix
+//   s3bench put BUCKET KEY FILE                              upload one local file
+import Foundation
+import NIOCore
+import S3
+
+@main
+struct S3Bench {
+    static func fail(_ s: String) -> Never {
+        FileHandle.standardError.write(Data("s3bench: \(s)\n".utf8))
+        exit(2)
+    }
+
+    static func option(_ args: [String], _ name: String, _ def: Int) -> Int {
+        guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return def }
+        return v
+    }
+
+    static func main() async {
+        let args = Array(CommandLine.arguments.dropFirst())
+        guard let cmd = args.first else { fail("usage: see the comment at the top of Sources/s3bench/main.swift") }
+        let env = ProcessInfo.processInfo.environment
+        let client: S3Client
+        do {
+            let creds = try CredentialChain.resolve(CredentialSources(environment: env))
+            var cfg = S3ClientConfiguration(endpoint: try S3Endpoint.resolve(url: nil, region: nil, environment: env))
+            cfg.maxConnections = 64
+            client = try S3Client(configuration: cfg, credentials: creds)
+        } catch { fail("\(error)") }
+        let clock = ContinuousClock()
+        let start = clock.now
+        func seconds() -> Double { let d = clock.now - start; return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        do {
+            switch cmd {
+            case "get":
+                guard args.count >= 3 else { fail("get BUCKET KEY") }
+                let (bucket, key) = (args[1], args[2])
+                let parallel = option(args, "--parallel", 8), chunk = option(args, "--chunk", 8 << 20)
+                let size = try await client.headObject(bucket, key: key).size
+                let next = Counter()
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<parallel {
+                        g.addTask {
+                            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+                            defer { buf.deallocate() }
+                            while true {
+                                let off = Int64(next.next()) * Int64(chunk)
+                                if off >= size { return }
+                                let end = min(size, off + Int64(chunk)) - 1
+                                _ = try await client.getObject(bucket, key: key, range: off...end,
+                                                               into: UnsafeDestination(base: buf.baseAddress!, count: chunk))
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                let s = seconds()
+                print(String(format: "get %d bytes in %.3f s: %.0f MB/s", size, s, Double(size) / s / 1e6))
+            case "put-multipart":
+                guard args.count >= 4, let size = Int(args[3]) else { fail("put-multipart BUCKET KEY SIZE") }
+                let (bucket, key) = (args[1], args[2])
+                let parallel = option(args, "--parallel", 4), part = option(args, "--part", 8 << 20)
+                var data = ByteBufferAllocator().buffer(capacity: part)
+                data.writeBytes((0..<part).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+                let body = data
+                let id = try await client.createMultipartUpload(bucket, key: key)
+                let count = (size + part - 1) / part
+                let next = Counter()
+                let parts = Locked<[CompletedPart]>([])
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<parallel {
+                        g.addTask {
+                            while true {
+                                let n = next.next() + 1
+                                if n > count { return }
+                                let len = min(part, size - (n - 1) * part)
+                                let slice = body.getSlice(at: 0, length: len)!
+                                let etag = try await client.uploadPart(bucket, key: key, uploadId: id, partNumber: n, body: slice)
+                                parts.mutate { $0.append(CompletedPart(partNumber: n, etag: etag)) }
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                try await client.completeMultipartUpload(bucket, key: key, uploadId: id, parts: parts.value)
+                let s = seconds()
+                print(String(format: "multipart upload %d bytes in %.3f s: %.0f MB/s", size, s, Double(size) / s / 1e6))
+            case "put-small":
+                guard args.count >= 4, let count = Int(args[3]) else { fail("put-small BUCKET PREFIX COUNT") }
+                let (bucket, prefix) = (args[1], args[2])
+                let size = option(args, "--size", 4096), parallel = option(args, "--parallel", 1)
+                let body = ByteBuffer(bytes: [UInt8](repeating: 120, count: size))
+                let next = Counter()
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<parallel {
+                        g.addTask {
+                            while true {
+                                let n = next.next()
+                                if n >= count { return }
+                                try await client.putObject(bucket, key: "\(prefix)\(String(format: "%05d", n))", body: body)
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                let s = seconds()
+                print(String(format: "%d PUTs of %d bytes in %.3f s: %.0f PUT/s", count, size, s, Double(count) / s))
+            case "list":
+                guard args.count >= 3 else { fail("list BUCKET PREFIX") }
+                var pages = 0, objects = 0
+                var req = ListObjectsRequest(prefix: args[2], delimiter: "/")
+                while true {
+                    let p = try await client.listObjects(args[1], req)
+                    pages += 1
+                    objects += p.objects.count + p.commonPrefixes.count
+                    guard let t = p.nextToken else { break }
+                    req.continuationToken = t
+                }
+                let s = seconds()
+                print(String(format: "list %d entries in %d pages in %.3f s: %.1f pages/s", objects, pages, s, Double(pages) / s))
+            case "put":
+                guard args.count >= 4 else { fail("put BUCKET KEY FILE") }
+                guard let data = FileManager.default.contents(atPath: args[3]) else { fail("cannot read \(args[3])") }
+                try await client.putObject(args[1], key: args[2], body: ByteBuffer(bytes: data))
+            default:
+                fail("unknown command \(cmd)")
+            }
+        } catch {
+            try? await client.shutdown()
+            fail("\(error)")
+        }
+        try? await client.shutdown()
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n - 1 }
+}
+
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
+    var value: T { lock.lock(); defer { lock.unlock() }; return v }
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Benchmarks on a loopback SeaweedFS, release build: bucketfs beside the raw S3 client (s3bench),
+# aws-cli, s3fs and rclone mount (--vfs-cache-mode off), cold mount each time. Prints a table.
+#   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes)
+# Figures are for comparison on one machine in one run; quote them as ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+bash scripts/setup.sh >/dev/null
+export DEBIAN_FRONTEND=noninteractive
+for p in s3fs rclone; do dpkg -s $p >/dev/null 2>&1 || apt-get install -y -qq $p >/dev/null 2>&1 || echo "bench: $p not installed; its column stays empty"; done
+swift build -c release --product bucketfs --product s3bench 2>&1 | tail -1
+bin=$here/.build/release
+size_mb=${BENCH_SIZE_MB:-1024}
+files=${BENCH_FILES:-10000}
+work=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-bench.XXXXXX")
+mnt=$work/mnt; mkdir -p "$mnt"
+cleanup() {
+  set +e
+  for m in "$mnt"; do fusermount3 -uz "$m" 2>/dev/null; done
+  bash scripts/seaweedfs.sh stop "$work/seaweedfs"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+bash scripts/seaweedfs.sh start "$work/seaweedfs" >/dev/null
+eval "$(bash scripts/seaweedfs.sh env "$work/seaweedfs")"
+export AWS_EC2_METADATA_DISABLED=true
+B=bench
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
+declare -A R
+
+"$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
+echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
+R[raw_put]=$("$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 | sed 's/.*: //')
+"$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
+for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
+R[raw_small]=$("$bin/s3bench" put-small $B small/f 1000 | sed 's/.*: //')
+
+R[raw_get]=$("$bin/s3bench" get $B big --parallel 8 | sed 's/.*: //')
+t0=$(now); "$bin/s3bench" list $B flat/ >/dev/null; t1=$(now); R[raw_list]=$(secs $t0 $t1)
+R[raw_pages]=$("$bin/s3bench" list $B flat/ | sed 's/.*: //')
+if command -v aws >/dev/null; then
+  t0=$(now); aws s3 cp --only-show-errors s3://$B/big "$work/aws.bin"; t1=$(now)
+  R[aws_get]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')"); rm -f "$work/aws.bin"
+  head -c $((size_mb << 20)) /dev/zero > "$work/up.bin"
+  t0=$(now); aws s3 cp --only-show-errors "$work/up.bin" s3://$B/aws-up; t1=$(now)
+  R[aws_put]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')"); rm -f "$work/up.bin"
+fi
+
+measure() {  # name: runs the three mount workloads on $mnt
+  local name=$1 pid=$2
+  local t0 t1
+  t0=$(now); dd if="$mnt/big" of=/dev/null bs=1M status=none; t1=$(now)
+  R[${name}_get]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')")
+  R[${name}_rss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
+}
+listing() {
+  local name=$1 t0 t1
+  t0=$(now); ls -l "$mnt/flat" >/dev/null; t1=$(now); R[${name}_ls]=$(secs $t0 $t1)
+  t0=$(now); find "$mnt/tree" >/dev/null; t1=$(now); R[${name}_find]=$(secs $t0 $t1)
+}
+pid_of() { pgrep -n -f "$1" || echo 0; }
+
+# bucketfs: a fresh mount for the read, another for the listings (cold caches).
+"$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
+"$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"; listing bucketfs; fusermount3 -u "$mnt"; sleep 0.5
+
+if command -v s3fs >/dev/null; then
+  echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
+  s3opts="passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
+  s3fs $B "$mnt" -o $s3opts; measure s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5
+  s3fs $B "$mnt" -o $s3opts; listing s3fs; fusermount3 -u "$mnt"; sleep 0.5
+fi
+if command -v rclone >/dev/null; then
+  export RCLONE_CONFIG_BS_TYPE=s3 RCLONE_CONFIG_BS_PROVIDER=Other RCLONE_CONFIG_BS_ENDPOINT=$AWS_ENDPOINT_URL \
+    RCLONE_CONFIG_BS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+  rc() { rclone mount bs:$B "$mnt" --vfs-cache-mode off --daemon; for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done; }
+  rc; measure rclone "$(pid_of "[r]clone mount bs:$B")"; fusermount3 -u "$mnt"; sleep 0.5
+  rc; listing rclone; fusermount3 -u "$mnt"; sleep 0.5
+fi
+
+v() { echo "${R[$1]:--}"; }
+cat <<TABLE
+
+bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores; ${size_mb} MiB object, $files objects
+| workload | raw client (s3bench) | aws-cli | bucketfs | s3fs | rclone mount |
+| --- | --- | --- | --- | --- | --- |
+| sequential read of the ${size_mb} MiB object (dd bs=1M; raw: 8 parallel 8 MiB ranged GETs) | $(v raw_get) | $(v aws_get) | $(v bucketfs_get) | $(v s3fs_get) | $(v rclone_get) |
+| peak RSS during that read | - | - | $(v bucketfs_rss) | $(v s3fs_rss) | $(v rclone_rss) |
+| \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
+| \`find\` over $files objects in 100 directories (s) | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
+| LIST pages per second | $(v raw_pages) | - | - | - | - |
+| multipart upload of ${size_mb} MiB (4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | - | - | - |
+| sequential PUTs of 4 KiB objects | $(v raw_small) | - | - | - | - |
+TABLE
