@@ -32,6 +32,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Identity",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "BucketFSCore",
             dependencies: [
                 "S3",
@@ -47,7 +55,7 @@ let package = Package(
         .target(
             name: "BucketFSCLI",
             dependencies: [
-                "S3", "BucketFSCore", "FuseBridge",
+                "S3", "BucketFSCore", "FuseBridge", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

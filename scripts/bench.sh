@@ -9,7 +9,7 @@ cd "$here"
 bash scripts/setup.sh >/dev/null
 export DEBIAN_FRONTEND=noninteractive
 for p in s3fs rclone; do dpkg -s $p >/dev/null 2>&1 || apt-get install -y -qq $p >/dev/null 2>&1 || echo "bench: $p not installed; its column stays empty"; done
-swift build -c release --product bucketfs --product s3bench 2>&1 | tail -1
+for p in bucketfs s3bench; do swift build -c release --product $p 2>&1 | tail -1; done
 bin=$here/.build/release
 size_mb=${BENCH_SIZE_MB:-1024}
 files=${BENCH_FILES:-10000}

@@ -13,7 +13,7 @@ if [ "${1:-}" = stop ]; then
   echo "demo: stopped"; exit 0
 fi
 bash scripts/setup.sh
-swift build --product bucketfs --product s3bench 2>&1 | tail -1
+for p in bucketfs s3bench; do swift build --product $p 2>&1 | tail -1; done
 bin=$(swift build --show-bin-path)
 mkdir -p "$demo/mnt"
 bash scripts/seaweedfs.sh start "$demo/seaweedfs"

@@ -278,7 +278,7 @@ public struct BucketfsCommand: ParsableCommand {
         commandName: "bucketfs",
         abstract: "Mount an S3 bucket as a directory, and manage buckets and uploads.",
         version: "0.1.0",
-        subcommands: [MountCommand.self, BucketCommand.self, UploadsCommand.self],
+        subcommands: [MountCommand.self, BucketCommand.self, UploadsCommand.self, CredentialsCommand.self],
         defaultSubcommand: MountCommand.self)
     public init() {}
 }

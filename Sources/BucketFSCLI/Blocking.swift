@@ -18,6 +18,7 @@ enum Blocking {
             sem.signal()
         }
         sem.wait()
-        return try box.value.withLock { $0! }.get()
+        guard let result = box.value.withLock({ $0 }) else { throw CancellationError() }
+        return try result.get()
     }
 }

@@ -93,9 +93,10 @@ public final class DiskCache: Sendable {
         defer { close(fd) }
         var buf = ByteBufferAllocator().buffer(capacity: expectedLength)
         let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: expectedLength) { ptr in
+            guard let base = ptr.baseAddress else { return 0 }
             var done = 0
             while done < expectedLength {
-                let r = pread(fd, ptr.baseAddress! + done, expectedLength - done, off_t(done))
+                let r = pread(fd, base + done, expectedLength - done, off_t(done))
                 if r <= 0 { break }
                 done += r
             }
@@ -138,9 +139,10 @@ public final class DiskCache: Sendable {
         var ok = fd >= 0
         if ok {
             ok = block.withUnsafeReadableBytes { ptr -> Bool in
+                guard let base = ptr.baseAddress else { return size == 0 }
                 var done = 0
                 while done < size {
-                    let w = write(fd, ptr.baseAddress! + done, size - done)
+                    let w = write(fd, base + done, size - done)
                     if w <= 0 { return false }
                     done += w
                 }

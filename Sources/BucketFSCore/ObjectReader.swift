@@ -204,7 +204,9 @@ extension ByteBuffer {
     /// Lets an async producer write up to `count` bytes straight into the buffer's storage.
     mutating func writeWithUnsafeMutableBytesAsync(_ count: Int, _ body: (UnsafeDestination) async throws -> Int) async throws -> Int {
         reserveCapacity(minimumWritableBytes: count)
-        let dest = withUnsafeMutableWritableBytes { UnsafeDestination(base: $0.baseAddress!, count: count) }
+        guard let dest = withUnsafeMutableWritableBytes({ $0.baseAddress.map { UnsafeDestination(base: $0, count: count) } }) else {
+            return 0
+        }
         let n = try await body(dest)
         moveWriterIndex(forwardBy: n)
         return n

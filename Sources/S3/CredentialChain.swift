@@ -57,7 +57,10 @@ public struct CredentialProfile: Sendable, Equatable {
 public enum CredentialChain {
     public static func resolve(_ s: CredentialSources) throws -> Credentials {
         if let p = s.passwdFile {
-            return try passwdFile(p, bucket: s.bucket, required: true)!
+            guard let c = try passwdFile(p, bucket: s.bucket, required: true) else {
+                throw S3Error.credentials("no usable line in \(p)")
+            }
+            return c
         }
         if s.profile != nil {
             if let c = try profileSources(s) { return c }

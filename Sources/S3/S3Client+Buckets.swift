@@ -76,7 +76,7 @@ public enum BucketName {
     public static func validate(_ name: String) throws {
         let b = Array(name.utf8)
         func alnum(_ c: UInt8) -> Bool { (c >= 97 && c <= 122) || (c >= 48 && c <= 57) }
-        guard (3...63).contains(b.count), alnum(b.first!), alnum(b.last!),
+        guard (3...63).contains(b.count), let first = b.first, let last = b.last, alnum(first), alnum(last),
               b.allSatisfy({ alnum($0) || $0 == 45 || $0 == 46 }), !name.contains("..") else {
             throw S3Error.invalidRequest("invalid bucket name \"\(name)\": 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
         }

@@ -83,7 +83,7 @@ extension S3Client {
                     throw S3Error.malformedResponse("server sent more bytes than the range asked for")
                 }
                 chunk.withUnsafeReadableBytes { src in
-                    (destination.base + written).copyMemory(from: src.baseAddress!, byteCount: n)
+                    if let from = src.baseAddress { (destination.base + written).copyMemory(from: from, byteCount: n) }
                 }
                 written += n
             }

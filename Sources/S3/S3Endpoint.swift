@@ -90,7 +90,12 @@ public struct S3Endpoint: Sendable, Equatable {
     }
 
     /// `host[:port]` as the Host header carries it.
-    public var authority: String { isDefaultPort ? host : "\(host):\(port!)" }
+    public var authority: String { hostWithPort(host) }
+
+    func hostWithPort(_ name: String) -> String {
+        guard let port, !isDefaultPort else { return name }
+        return "\(name):\(port)"
+    }
 
     public var urlString: String { "\(scheme)://\(authority)" }
 
@@ -137,6 +142,6 @@ public struct S3Endpoint: Sendable, Equatable {
             return Location(authority: authority, encodedPath: "/\(URIEncoding.encode(bucket))/\(encodedKey)", resourcePath: resource)
         }
         let hostName = "\(bucket).\(host)"
-        return Location(authority: isDefaultPort ? hostName : "\(hostName):\(port!)", encodedPath: "/\(encodedKey)", resourcePath: resource)
+        return Location(authority: hostWithPort(hostName), encodedPath: "/\(encodedKey)", resourcePath: resource)
     }
 }

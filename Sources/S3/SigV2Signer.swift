@@ -30,7 +30,7 @@ public struct SigV2Signer: Sendable {
             }
         }
         if amz["x-amz-date"] != nil { date = "" }
-        let amzLines = amz.keys.sorted().map { "\($0):\(amz[$0]!.joined(separator: ","))\n" }.joined()
+        let amzLines = amz.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value.joined(separator: ","))\n" }.joined()
         let sub = query.filter { Self.subresources.contains($0.0) }
             .sorted { $0.0 < $1.0 }
             .map { pair in pair.1.map { "\(pair.0)=\($0)" } ?? pair.0 }

@@ -30,9 +30,9 @@ public struct SigV4Signer: Sendable {
             let folded = value.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
             merged[name.lowercased(), default: []].append(folded)
         }
-        let names = merged.keys.sorted()
-        let canonical = names.map { "\($0):\(merged[$0]!.joined(separator: ","))\n" }.joined()
-        return (canonical, names.joined(separator: ";"))
+        let sorted = merged.sorted { $0.key < $1.key }
+        let canonical = sorted.map { "\($0.key):\($0.value.joined(separator: ","))\n" }.joined()
+        return (canonical, sorted.map(\.key).joined(separator: ";"))
     }
 
     public func canonicalRequest(method: String, encodedPath: String, query: [(String, String?)],
