@@ -32,7 +32,7 @@ if [ -f "$swift_script" ] && [ "${BUCKETFS_TEST_NO_SWIFT:-}" != 1 ]; then
   base=$(python3 -c 'import random; print(random.randrange(30000, 39000, 10))')
   mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   mkdir -p "$run/swift"
-  if SWIFT_S3_PORT=$port SWIFT_S3_BACKEND_PORT_BASE=$base SWIFT_S3_MEMCACHE_PORT=$mport SWIFT_S3_LOG_LEVEL=WARNING \
+  if SWIFT_S3_PORT=$port SWIFT_S3_BACKEND_PORT_BASE=$base SWIFT_S3_MEMCACHE_PORT=$mport SWIFT_S3_LOG_LEVEL=WARNING SWIFT_S3_ACL=true \
      bash "$swift_script" start "$run/swift" >"$run/swift-start.log" 2>&1; then
     started_swift=1
     export BUCKETFS_TEST_SWIFT=http://127.0.0.1:$port

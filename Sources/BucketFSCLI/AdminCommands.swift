@@ -19,6 +19,8 @@ struct ConnectionOptions: ParsableArguments {
     var pathStyle = false
     @Option(name: .customLong("ca-bundle"), help: "Extra CA certificates (PEM).")
     var caBundle: String?
+    @Option(help: "kr1: the service's region KR1 with path-style URLs and SigV4 (the URL still comes from --url, the profile or the environment).")
+    var preset: String?
     @Flag(help: "Emit JSON instead of a table.")
     var json = false
     @Flag(name: .customShort("d"), help: "Debug logging.")
@@ -34,6 +36,12 @@ struct ConnectionOptions: ParsableArguments {
         c.signature = sigv2 ? .v2 : .v4
         c.addressing = pathStyle ? .path : .auto
         c.caBundle = caBundle
+        if let p = preset {
+            guard p.lowercased() == "kr1" else { throw ValidationError("unknown preset \(p); known: kr1") }
+            c.region = region ?? "KR1"
+            c.addressing = .path
+            c.signature = .v4
+        }
         c.bucket = bucket
         c.retries = 3
         c.connectTimeout = 5
@@ -216,7 +224,8 @@ struct UploadsCommand: ParsableCommand {
         return out
     }
 
-    static func age(_ t: Timestamp?) -> Int64 { t.map { Timestamp.now().seconds - $0.seconds } ?? 0 }
+    /// Seconds since `t`; a server clock slightly ahead of ours counts as 0.
+    static func age(_ t: Timestamp?) -> Int64 { t.map { max(0, Timestamp.now().seconds - $0.seconds) } ?? 0 }
 
     static func parseAge(_ s: String) -> Int64? {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]

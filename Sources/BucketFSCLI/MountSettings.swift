@@ -155,6 +155,13 @@ public struct MountSettings: Sendable, Equatable {
             let v = try need()
             if v.contains("://") { url = v } else { region = v }
         case "region": region = try need()
+        case "preset":
+            // The service's region: SigV4 for KR1, path-style URLs. The endpoint URL still comes
+            // from url=, the profile or AWS_ENDPOINT_URL: no host is assumed.
+            guard try need().lowercased() == "kr1" else { throw ParseError("unknown preset \(value ?? ""); known: kr1") }
+            region = "KR1"
+            addressing = .path
+            signature = .v4
         case "use_path_request_style", "path_style": try flag(); addressing = .path
         case "virtual_hosted", "virtual_hosted_style": try flag(); addressing = .virtual
         case "sigv2": try flag(); signature = .v2

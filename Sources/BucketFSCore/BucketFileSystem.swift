@@ -96,7 +96,8 @@ public final class BucketFileSystem: Sendable {
                 attrs.mtime = marker.lastModified ?? attrs.mtime
                 attrs.ctime = attrs.mtime
                 attrs.atime = attrs.mtime
-                if let m = try? await headIfExists(marker.key) { attrs = attributes(for: m, isDirectory: true) }
+                // s3fs keeps a directory's mode and owner on its marker: one more HEAD, only when asked for.
+                if config.posixMetadata, let m = try? await headIfExists(marker.key) { attrs = attributes(for: m, isDirectory: true) }
             }
             return inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
         }

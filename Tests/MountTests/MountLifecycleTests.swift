@@ -82,3 +82,45 @@ final class MountLifecycleTests: XCTestCase {
         try await c.shutdown()
     }
 }
+
+/// mount(8) and fstab: through mount.fuse3, which finds `bucketfs` on its own PATH.
+final class MountCommandLineTests: XCTestCase {
+    func testMountTypeAndFstabLine() async throws {
+        guard let server = try TestServer.all().first else { return }
+        let link = "/usr/local/bin/bucketfs"
+        var made = false
+        if !FileManager.default.fileExists(atPath: link) {
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: MountFixture.binary)
+            made = true
+        }
+        defer { if made { unlink(link) } }
+        let c = try server.client()
+        let bucket = uniqueBucket("fstab")
+        try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+        try await c.putObject(bucket, key: "sub/f", body: ByteBuffer(string: "via mount"))
+        let m = MountFixture(server: server, name: "mt")
+        var r = sh("\(m.environment) mount -t fuse.bucketfs \(bucket) \(m.mountpoint) -o url=\(server.endpoint.urlString),_netdev,ro")
+        XCTAssertEqual(r.status, 0, r.err)
+        m.mounted = r.status == 0
+        XCTAssertEqual(sh("cat \(m.path("sub/f"))").out, "via mount")
+        XCTAssertTrue(sh("grep \(shellQuote(m.mountpoint)) /proc/mounts").out.contains("fuse.bucketfs ro"))
+        XCTAssertEqual(sh("umount \(m.mountpoint)").status, 0)
+        m.mounted = false
+        // An fstab line with a prefix and a passwd file, mounted by its mount point.
+        let pw = "\(MountFixture.runDir)/fstab-pw-\(UInt32.random(in: 0...UInt32.max))"
+        try "\(bucket):\(server.credentials.accessKey):\(server.credentials.secretKey)\n".write(toFile: pw, atomically: true, encoding: .utf8)
+        chmod(pw, 0o600)
+        let fstab = "\(MountFixture.runDir)/fstab-\(UInt32.random(in: 0...UInt32.max))"
+        try "\(bucket):/sub \(m.mountpoint) fuse.bucketfs _netdev,allow_other,url=\(server.endpoint.urlString),region=\(server.endpoint.region),passwd_file=\(pw) 0 0\n"
+            .write(toFile: fstab, atomically: true, encoding: .utf8)
+        r = sh("env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY mount -T \(fstab) \(m.mountpoint)")
+        XCTAssertEqual(r.status, 0, r.err)
+        m.mounted = r.status == 0
+        XCTAssertEqual(sh("cat \(m.path("f"))").out, "via mount")
+        m.unmount()
+        unlink(pw)
+        unlink(fstab)
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+    }
+}
