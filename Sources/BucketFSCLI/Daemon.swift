@@ -26,7 +26,10 @@ enum Daemon {
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         posix_spawnattr_setflags(&attr, 0x80) // POSIX_SPAWN_SETSID (glibc), not imported by Swift
-        let exe = "/proc/self/exe"
+        // The real path, so the mount process shows under its name in ps and pgrep.
+        var pathBuf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &pathBuf, pathBuf.count - 1)
+        let exe = n > 0 ? String(decoding: pathBuf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/proc/self/exe"
         let argv = [exe] + arguments + ["-f", "--ready-fd", "3"]
         var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { cargs.forEach { free($0) } }

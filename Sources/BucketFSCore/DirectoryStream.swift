@@ -33,6 +33,8 @@ public actor DirectoryStream {
     /// The last directory emitted: servers may repeat a common prefix at a page boundary.
     private var lastDirectory: String?
     private var nextIndex: Int64 = 0
+    /// The next page, requested as soon as the previous one arrived (one LIST in flight ahead).
+    private var ahead: Task<ListObjectsPage, any Error>?
     static let maxPending = 10_000
 
     public init(client: S3Client, bucket: String, prefix: String, pageSize: Int = 1000, logger: Logger,
@@ -45,7 +47,11 @@ public actor DirectoryStream {
         self.attributes = attributes
     }
 
+    deinit { ahead?.cancel() }
+
     private func restart() {
+        ahead?.cancel()
+        ahead = nil
         base = 0
         window = []
         token = nil
@@ -83,9 +89,20 @@ public actor DirectoryStream {
             return
         }
         started = true
-        let page = try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, delimiter: "/",
-                                                                           continuationToken: token, maxKeys: pageSize))
+        let page: ListObjectsPage
+        if let ahead {
+            self.ahead = nil
+            page = try await ahead.value
+        } else {
+            page = try await list(token)
+        }
         token = page.isTruncated ? page.nextToken : nil
+        if let next = token {
+            ahead = Task { [client, bucket, prefix, pageSize] in
+                try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, delimiter: "/",
+                                                                        continuationToken: next, maxKeys: pageSize))
+            }
+        }
         // Contents and CommonPrefixes, merged in key order.
         var items: [(key: String, object: ObjectSummary?)] = page.objects.map { ($0.key, $0) }
         items += page.commonPrefixes.map { ($0, nil) }
@@ -118,6 +135,11 @@ public actor DirectoryStream {
             flushPending(upTo: nil)
             finished = true
         }
+    }
+
+    private func list(_ token: String?) async throws -> ListObjectsPage {
+        try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, delimiter: "/", continuationToken: token,
+                                                                maxKeys: pageSize))
     }
 
     /// Emits held-back files whose `name/` sorts before `key` (all of them when `key` is nil).

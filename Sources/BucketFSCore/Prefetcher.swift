@@ -1,7 +1,8 @@
 /// Per-open-file read-ahead policy. Reads that continue where the last ones ended (within a
 /// tolerance, since the kernel sends read-ahead requests in parallel) grow the window from one
 /// block to `maxWindow`; a seek resets it to nothing, so random reads fetch only what they need.
-/// It only decides; `ObjectReader` fetches.
+/// Read-ahead is asked for in large steps (whenever less than half the window is left), so the
+/// GETs stay large. It only decides; `ObjectReader` fetches.
 public struct Prefetcher: Sendable {
     public let blockSize: Int64
     public let maxWindow: Int64
@@ -28,6 +29,9 @@ public struct Prefetcher: Sendable {
             requestedUpTo = end
             return nil
         }
+        // Ask again only when less than half a window is left ahead, then for the rest of the
+        // window at once: few large GETs instead of one small GET per read.
+        if requestedUpTo >= objectSize || requestedUpTo - end >= window / 2 && requestedUpTo > end { return nil }
         let start = max(requestedUpTo, end)
         let stop = min(objectSize, end + window)
         guard stop > start else { return nil }

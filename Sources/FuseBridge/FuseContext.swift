@@ -133,7 +133,6 @@ struct FuseRequest: @unchecked Sendable {
         done()
     }
 
-    func xattrSize(_ n: Int) { fuse_reply_xattr(req, n); done() }
 
     func none() { fuse_reply_none(req); done() }
 }
