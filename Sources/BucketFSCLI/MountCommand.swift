@@ -80,6 +80,8 @@ public struct MountCommand: ParsableCommand {
             throw ExitCode(code)
         }
         MountSignals.blockTerminationSignals()
+        // Resident memory follows the caches' caps instead of glibc's high-water marks.
+        MountSignals.tuneMemory()
         let daemonized = ProcessInfo.processInfo.environment["BUCKETFS_DAEMON"] == "1"
         var logFd: Int32 = -1
         if let f = s.logFile { logFd = open(f, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }

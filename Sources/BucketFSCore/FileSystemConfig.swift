@@ -13,11 +13,11 @@ public struct FileSystemConfig: Sendable {
     /// HEAD every listed file for its POSIX metadata (s3fs's behaviour) instead of trusting the listing.
     public var posixMetadata: Bool = false
     public var blockSize: Int = 1 << 20
-    public var memoryCacheBytes: Int = 64 << 20
+    public var memoryCacheBytes: Int = 48 << 20
     /// Largest read-ahead window of one open file.
     public var maxPrefetchWindow: Int = 32 << 20
     /// Read-ahead bytes in flight for the whole mount.
-    public var maxPrefetchInflight: Int = 48 << 20
+    public var maxPrefetchInflight: Int = 32 << 20
     /// Bytes per ranged GET at most.
     public var chunkSize: Int = 8 << 20
     public var diskCacheDirectory: String?

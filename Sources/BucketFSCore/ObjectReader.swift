@@ -6,7 +6,8 @@ import Synchronization
 /// Reads byte ranges of objects through the block caches: memory, then disk, then S3.
 /// Concurrent readers of one block share one GET; contiguous missing blocks are fetched with one
 /// ranged GET of up to `chunkSize`; GETs carry If-Match so a block never mixes two versions.
-/// Read-ahead is bounded globally by `maxPrefetchBytes` in flight.
+/// Read-ahead is bounded globally by `maxPrefetchBytes` in flight: requests beyond it wait their
+/// turn (already registered, so a reader that needs the block joins them instead of fetching twice).
 public final class ObjectReader: Sendable {
     public let client: S3Client
     public let bucket: String
@@ -19,7 +20,7 @@ public final class ObjectReader: Sendable {
 
     typealias Fetch = Task<[Int64: ByteBuffer], any Error>
     private let inflight = Mutex<[BlockKey: Fetch]>([:])
-    private let prefetchBytes = Mutex<Int>(0)
+    private let budget: ByteBudget
 
     public init(client: S3Client, bucket: String, blockSize: Int, chunkSize: Int = 8 << 20, memory: BlockCache,
                 disk: DiskCache?, maxPrefetchBytes: Int, logger: Logger) {
@@ -30,6 +31,7 @@ public final class ObjectReader: Sendable {
         self.memory = memory
         self.disk = disk
         self.maxPrefetchBytes = maxPrefetchBytes
+        self.budget = ByteBudget(capacity: maxPrefetchBytes)
         self.logger = logger
     }
 
@@ -131,16 +133,9 @@ public final class ObjectReader: Sendable {
         }
         for run in runs {
             let bytes = run.reduce(0) { $0 + blockLength(object, $1) }
-            if prefetch {
-                let ok = prefetchBytes.withLock { used -> Bool in
-                    guard used + bytes <= maxPrefetchBytes else { return false }
-                    used += bytes
-                    return true
-                }
-                if !ok { continue }
-            }
             let task: Fetch = Task {
-                defer { if prefetch { self.prefetchBytes.withLock { $0 -= bytes } } }
+                if prefetch { await self.budget.acquire(bytes) }
+                defer { if prefetch { self.budget.release(bytes) } }
                 return try await self.fetchRun(object, run)
             }
             inflight.withLock { m in

@@ -9,6 +9,14 @@
 #include <sys/xattr.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+
+// glibc tuning for the mount process: large buffers from mmap (returned to the system when
+// freed, instead of raising a heap high-water mark) and few arenas.
+static inline void bucketfs_tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    mallopt(M_ARENA_MAX, 4);
+}
 
 // libfuse >= 3.17 turns fuse_session_new into a macro; a static inline keeps one Swift call.
 static inline struct fuse_session *bucketfs_session_new(struct fuse_args *args,

@@ -21,6 +21,9 @@ public enum MountSignals {
         sigaction(SIGUSR2, &act, nil)
         signal(SIGPIPE, SIG_IGN)
     }
+
+    /// See `bucketfs_tune_malloc` in the CFuse3 shim.
+    public static func tuneMemory() { bucketfs_tune_malloc() }
 }
 
 /// A mounted FUSE session: mount, serve until unmounted or signalled, then drain replies,
