@@ -17,6 +17,8 @@ enum FuseOperations {
             conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
             conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
             conn.pointee.max_readahead = conn.pointee.max_readahead > 0 ? max(conn.pointee.max_readahead, 4 << 20) : 4 << 20
+            // 1 MiB requests (max_pages 256) instead of 128 KiB: an eighth of the round trips.
+            conn.pointee.max_write = 1 << 20
             conn.pointee.max_background = 64
             conn.pointee.congestion_threshold = 48
         }
