@@ -5,7 +5,7 @@ import S3
 /// How to reach the service, as the admin commands and the mount share it: endpoint, region,
 /// signing, credentials. Explicit settings win over a bucketfs profile, which wins over the
 /// AWS environment conventions.
-public struct ConnectionSettings: Sendable {
+public struct ConnectionSettings: Sendable, Equatable {
     public var url: String?
     public var region: String?
     public var addressing: S3Endpoint.AddressingStyle = .auto

@@ -59,9 +59,9 @@ public struct MountCommand: ParsableCommand {
         var s = MountSettings(bucket: bucket, prefix: prefix, mountpoint: mountpoint)
         for o in options { try s.apply(options: o) }
         if readOnly { s.readOnly = true }
-        if let url { s.url = url }
-        if let region { s.region = region }
-        if let profile { s.profile = profile }
+        if let url { s.connection.url = url }
+        if let region { s.connection.region = region }
+        if let profile { s.connection.profile = profile }
         s.foreground = foreground
         s.debug = s.debug || debug
         return s
@@ -137,25 +137,6 @@ public struct MountCommand: ParsableCommand {
 
 
 extension MountSettings {
-    var connection: ConnectionSettings {
-        var c = ConnectionSettings()
-        c.url = url
-        c.region = region
-        c.addressing = addressing
-        c.signature = signature
-        c.caBundle = caBundle
-        c.insecure = insecure
-        c.passwdFile = passwdFile
-        c.profile = profile
-        c.bucket = bucket
-        c.maxConnections = maxConnections
-        c.retries = retries
-        c.connectTimeout = connectTimeout ?? 3
-        c.requestTimeout = requestTimeout
-        c.listV1 = listV1
-        return c
-    }
-
     public var fileSystemConfig: FileSystemConfig {
         var own = OwnershipDefaults(uid: uid ?? getuid(), gid: gid ?? getgid())
         if let u = umask { own.apply(umask: u) }

@@ -7,6 +7,8 @@ public struct MountSettings: Sendable, Equatable {
     public var bucket: String
     public var prefix: String = ""
     public var mountpoint: String
+    /// Endpoint, signing and credentials: the same settings the admin commands use.
+    public var connection = ConnectionSettings()
     public var foreground = false
     public var debug = false
     public var readOnly = false
@@ -18,14 +20,6 @@ public struct MountSettings: Sendable, Equatable {
     public var umask: UInt32?
     public var fileMode: UInt32?
     public var dirMode: UInt32?
-    public var url: String?
-    public var region: String?
-    public var addressing: S3Endpoint.AddressingStyle = .auto
-    public var signature: S3Endpoint.SignatureVersion = .v4
-    public var caBundle: String?
-    public var insecure = false
-    public var passwdFile: String?
-    public var profile: String?
     public var cacheDir: String?
     public var cacheSize: Int?
     public var memoryCacheSize: Int?
@@ -33,11 +27,6 @@ public struct MountSettings: Sendable, Equatable {
     public var metadataTTL: Double?
     public var negativeTTL: Double?
     public var posixMetadata = false
-    public var listV1 = false
-    public var maxConnections: Int?
-    public var retries: Int?
-    public var connectTimeout: Int?
-    public var requestTimeout: Int?
     public var logFile: String?
     public var logLevel: String?
     public var fsname: String?
@@ -49,6 +38,8 @@ public struct MountSettings: Sendable, Equatable {
         self.bucket = bucket
         self.prefix = prefix
         self.mountpoint = mountpoint
+        connection.bucket = bucket
+        connection.connectTimeout = 3
     }
 
     /// Options mount(8) and fstab pass along that mean nothing here.
@@ -149,27 +140,27 @@ public struct MountSettings: Sendable, Equatable {
         case "mp_umask": _ = try Self.octal(name, need())
         case "file_mode": fileMode = try Self.octal(name, need())
         case "dir_mode": dirMode = try Self.octal(name, need())
-        case "url": url = try need()
+        case "url": connection.url = try need()
         case "endpoint":
             // s3fs uses `endpoint` for the region; a URL is taken as the endpoint URL.
             let v = try need()
-            if v.contains("://") { url = v } else { region = v }
-        case "region": region = try need()
+            if v.contains("://") { connection.url = v } else { connection.region = v }
+        case "region": connection.region = try need()
         case "preset":
             // The service's region: SigV4 for KR1, path-style URLs. The endpoint URL still comes
             // from url=, the profile or AWS_ENDPOINT_URL: no host is assumed.
             guard try need().lowercased() == "kr1" else { throw ParseError("unknown preset \(value ?? ""); known: kr1") }
-            region = "KR1"
-            addressing = .path
-            signature = .v4
-        case "use_path_request_style", "path_style": try flag(); addressing = .path
-        case "virtual_hosted", "virtual_hosted_style": try flag(); addressing = .virtual
-        case "sigv2": try flag(); signature = .v2
-        case "sigv4": try flag(); signature = .v4
-        case "ca_bundle", "ssl_ca_file": caBundle = try need()
-        case "no_check_certificate", "insecure": try flag(); insecure = true
-        case "passwd_file": passwdFile = try need()
-        case "profile": profile = try need()
+            connection.region = "KR1"
+            connection.addressing = .path
+            connection.signature = .v4
+        case "use_path_request_style", "path_style": try flag(); connection.addressing = .path
+        case "virtual_hosted", "virtual_hosted_style": try flag(); connection.addressing = .virtual
+        case "sigv2": try flag(); connection.signature = .v2
+        case "sigv4": try flag(); connection.signature = .v4
+        case "ca_bundle", "ssl_ca_file": connection.caBundle = try need()
+        case "no_check_certificate", "insecure": try flag(); connection.insecure = true
+        case "passwd_file": connection.passwdFile = try need()
+        case "profile": connection.profile = try need()
         case "cache_dir", "use_cache": cacheDir = try need()
         case "cache_size": cacheSize = try Self.size(name, need(), min: 1 << 20)
         case "mem_cache_size", "memory_cache_size": memoryCacheSize = try Self.size(name, need(), min: 1 << 20)
@@ -181,11 +172,11 @@ public struct MountSettings: Sendable, Equatable {
         case "negative_ttl": negativeTTL = try Self.seconds(name, need())
         case "posix_metadata", "posix": try flag(); posixMetadata = true
         case "list_attributes": try flag(); posixMetadata = false
-        case "listobjectsv1", "list_v1": try flag(); listV1 = true
-        case "max_connections", "parallel_count": maxConnections = try Self.number(name, need(), 1...1024)
-        case "retries": retries = try Self.number(name, need(), 1...20)
-        case "connect_timeout": connectTimeout = try Self.number(name, need(), 1...600)
-        case "readwrite_timeout", "request_timeout": requestTimeout = try Self.number(name, need(), 1...3600)
+        case "listobjectsv1", "list_v1": try flag(); connection.listV1 = true
+        case "max_connections", "parallel_count": connection.maxConnections = try Self.number(name, need(), 1...1024)
+        case "retries": connection.retries = try Self.number(name, need(), 1...20)
+        case "connect_timeout": connection.connectTimeout = try Self.number(name, need(), 1...600)
+        case "readwrite_timeout", "request_timeout": connection.requestTimeout = try Self.number(name, need(), 1...3600)
         case "logfile": logFile = try need()
         case "dbglevel", "log_level": logLevel = try need()
         case "debug": try flag(); debug = true
