@@ -152,7 +152,7 @@ struct CredentialsCommand: ParsableCommand {
             let url = try identity.resolveURL(saved: saved)
             guard let tenant = tenantId ?? saved.tenantId else { throw IdentityError.usage("no tenant: pass --tenant-id") }
             let path = ConfigFiles.credentialsPath
-            var ini = try CredentialChain.readFile(path, checkMode: true).map { try IniFile(text: $0) } ?? IniFile()
+            let ini = try CredentialChain.readFile(path, checkMode: true).map { try IniFile(text: $0) } ?? IniFile()
             if let existing = ini[profile], !force {
                 printError("bucketfs: profile [\(profile)] in \(path) already holds keys (access \(existing["access"] ?? "?")); use --force or another --profile")
                 throw ExitCode(ExitStatus.failure.rawValue)

@@ -48,8 +48,9 @@ public struct LineLogHandler: LogHandler {
             var tmv = tm()
             localtime_r(&t, &tmv)
             var buf = [CChar](repeating: 0, count: 32)
-            strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S", &tmv)
-            let line = "\(String(cString: buf)) bucketfs \(text)\n"
+            let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S", &tmv)
+            let stamp = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let line = "\(stamp) bucketfs \(text)\n"
             let fd: Int32
             if case .file(let f) = destination { fd = f } else { fd = 2 }
             line.withCString { p in _ = write(fd, p, strlen(p)) }

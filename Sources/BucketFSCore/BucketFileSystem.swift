@@ -195,7 +195,7 @@ public final class BucketFileSystem: Sendable {
         for e in entries {
             var listed = ListedEntry(name: e.name, ino: 0, attributes: e.attributes, nextOffset: e.nextOffset + 2)
             if plus {
-                let key = e.attributes.kind == .directory ? dir.childPrefix + e.name : dir.childPrefix + e.name
+                let key = dir.childPrefix + e.name
                 // A fresher node (from lookup or HEAD) keeps its attributes.
                 if let existing = inodes.child(of: ino, named: e.name), existing.attributes.kind == e.attributes.kind,
                    existing.validUntil > MonotonicClock.now() {

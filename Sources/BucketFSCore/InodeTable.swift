@@ -69,11 +69,8 @@ public final class InodeTable: Sendable {
                 s.nodes[ino] = n
                 return n
             }
-            if let old = s.children[ck] {
-                // The kernel may still hold the old number; it stays until forgotten, unlinked from the name.
-                s.children[ck] = nil
-                _ = old
-            }
+            // A node of another kind under this name keeps its number until the kernel forgets it,
+            // but the name now points to the new node.
             let ino = s.nextIno
             s.nextIno += 1
             let n = Node(ino: ino, parent: parent, name: name, key: key, attributes: attributes,

@@ -178,7 +178,7 @@ extension S3Client {
                               headers: [("content-type", "application/xml"), ("content-md5", body.contentMD5)], body: body)
             let xml = try await sendXML(r)
             let part = try DeleteObjectsResult(xml: xml)
-            result.deleted += part.deleted.map { URIEncoding.decode($0) == nil ? $0 : $0 }
+            result.deleted += part.deleted
             result.errors += part.errors
         }
         for k in unsafe {

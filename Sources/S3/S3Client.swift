@@ -126,7 +126,6 @@ public final class S3Client: Sendable {
         let loc = ep.location(bucket: r.bucket, key: r.key)
         var headers: [(String, String)] = r.headers
         headers.append(("host", loc.authority))
-        let bodyCount = r.body?.readableBytes ?? 0
         switch ep.signature {
         case .v4:
             let hash: String
@@ -161,7 +160,6 @@ public final class S3Client: Sendable {
         } else if r.method == .PUT || r.method == .POST {
             req.headers.replaceOrAdd(name: "Content-Length", value: "0")
         }
-        _ = bodyCount
         return req
     }
 
