@@ -10,13 +10,13 @@ bash scripts/setup.sh
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-test.XXXXXX")
 swift_script=${SWIFT_S3API_SCRIPT:-$here/../shared/backends/swift-s3api.sh}
-started_swift=""
 cleanup() {
   set +e
   # Unmount whatever a failed test left below the run directory.
   awk -v r="$run" '$2 ~ "^"r {print $2}' /proc/mounts | while read -r m; do fusermount3 -uz "$m" 2>/dev/null || umount -l "$m"; done
   bash scripts/seaweedfs.sh stop "$run/seaweedfs"
-  [ -n "$started_swift" ] && bash "$swift_script" stop "$run/swift" >/dev/null
+  # Also after an interrupted start: stop whatever the backend script recorded.
+  [ -d "$run/swift/run" ] && bash "$swift_script" stop "$run/swift" >/dev/null
   rm -rf "$run"
 }
 trap cleanup EXIT INT TERM
@@ -34,7 +34,6 @@ if [ -f "$swift_script" ] && [ "${BUCKETFS_TEST_NO_SWIFT:-}" != 1 ]; then
   mkdir -p "$run/swift"
   if SWIFT_S3_PORT=$port SWIFT_S3_BACKEND_PORT_BASE=$base SWIFT_S3_MEMCACHE_PORT=$mport SWIFT_S3_LOG_LEVEL=WARNING SWIFT_S3_ACL=true \
      bash "$swift_script" start "$run/swift" >"$run/swift-start.log" 2>&1; then
-    started_swift=1
     export BUCKETFS_TEST_SWIFT=http://127.0.0.1:$port
     echo "swift-s3api: S3 on $BUCKETFS_TEST_SWIFT"
   else
