@@ -54,9 +54,15 @@ public final class BucketFileSystem: Sendable {
 
     var bucket: String { config.bucket }
 
-    func attributes(for object: ObjectSummary?, isDirectory: Bool) -> NodeAttributes {
+    /// Attributes from a listing entry (or, for a directory with no marker, from nothing).
+    static func listingAttributes(_ object: ObjectSummary?, isDirectory: Bool, config: FileSystemConfig,
+                                  startTime: Timestamp) -> NodeAttributes {
         MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified ?? startTime,
                                  metadata: [:], isDirectory: isDirectory, defaults: config.ownership)
+    }
+
+    func attributes(for object: ObjectSummary?, isDirectory: Bool) -> NodeAttributes {
+        Self.listingAttributes(object, isDirectory: isDirectory, config: config, startTime: startTime)
     }
 
     func attributes(for info: ObjectInfo, isDirectory: Bool) -> NodeAttributes {
@@ -156,9 +162,8 @@ public final class BucketFileSystem: Sendable {
         let n = try node(ino)
         guard n.isDirectory else { throw FSError(ENOTDIR) }
         let stream = DirectoryStream(client: client, bucket: bucket, prefix: n.childPrefix, pageSize: config.listPageSize,
-                                     logger: logger) { [config, startTime] object, _, isDir in
-            MetadataCodec.attributes(size: object?.size ?? 0, etag: object?.etag, lastModified: object?.lastModified ?? startTime,
-                                     metadata: [:], isDirectory: isDir, defaults: config.ownership)
+                                     logger: logger) { [config, startTime] object, isDir in
+            Self.listingAttributes(object, isDirectory: isDir, config: config, startTime: startTime)
         }
         return handles.withLock { h in
             let fh = h.next

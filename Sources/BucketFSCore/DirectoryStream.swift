@@ -18,7 +18,7 @@ public actor DirectoryStream {
     let client: S3Client
     let bucket: String
     let prefix: String
-    let attributes: @Sendable (ObjectSummary?, String, Bool) -> NodeAttributes
+    let attributes: @Sendable (ObjectSummary?, Bool) -> NodeAttributes
     let logger: Logger
     let pageSize: Int
 
@@ -38,7 +38,7 @@ public actor DirectoryStream {
     static let maxPending = 10_000
 
     public init(client: S3Client, bucket: String, prefix: String, pageSize: Int = 1000, logger: Logger,
-                attributes: @escaping @Sendable (ObjectSummary?, String, Bool) -> NodeAttributes) {
+                attributes: @escaping @Sendable (ObjectSummary?, Bool) -> NodeAttributes) {
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -127,7 +127,7 @@ public actor DirectoryStream {
                 }
                 if lastDirectory != n {
                     lastDirectory = n
-                    append(n, attributes(nil, item.key, true))
+                    append(n, attributes(nil, true))
                 }
             }
         }
@@ -148,7 +148,7 @@ public actor DirectoryStream {
         var keep: [(name: String, key: String, object: ObjectSummary)] = []
         for f in pendingFiles {
             if let key, !(f.key + "/" < key) { keep.append(f); continue }
-            append(f.name, attributes(f.object, f.key, false))
+            append(f.name, attributes(f.object, false))
         }
         pendingFiles = keep
     }

@@ -89,10 +89,7 @@ enum FuseOperations {
         ops.opendir = { req, ino, fi in
             let r = FuseRequest(req)
             do {
-                var info = fi?.pointee ?? fuse_file_info()
-                info.fh = try r.ctx.fs.openDirectory(UInt64(ino))
-                fuse_reply_open(req, &info)
-                r.none0()
+                r.open(fh: try r.ctx.fs.openDirectory(UInt64(ino)), keepCache: false)
             } catch {
                 r.fail(error, "opendir \(ino)")
             }
@@ -168,9 +165,4 @@ enum FuseOperations {
             }
         }
     }
-}
-
-extension FuseRequest {
-    /// Marks a request answered by a direct libfuse call.
-    func none0() { ctx.pending.subtract(1, ordering: .releasing) }
 }

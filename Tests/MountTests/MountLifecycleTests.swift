@@ -50,7 +50,7 @@ final class MountLifecycleTests: XCTestCase {
         m.mounted = code == 0
         m.unmount()
         // A non-empty mount point.
-        FileManager.default.createFile(atPath: m.mountpoint + "/occupied", contents: Data())
+        _ = FileManager.default.createFile(atPath: m.mountpoint + "/occupied", contents: Data())
         (code, err) = run("\(bucket) \(m.mountpoint)")
         XCTAssertEqual(code, 64)
         XCTAssertTrue(err.contains("not empty"), err)

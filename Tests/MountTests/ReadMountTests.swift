@@ -7,23 +7,6 @@ import XCTest
 /// Real mounts driven with standard tools: what the bucket holds is what ls, stat, find, du,
 /// cat, cmp, sha256sum and tar see; hostile keys are hidden; prefixes mount; caches behave.
 final class ReadMountTests: XCTestCase {
-    /// Runs `body` once per server with a fresh bucket; the bucket is destroyed afterwards.
-    func withBucket(_ tag: String, _ body: (TestServer, S3Client, String) async throws -> Void) async throws {
-        for server in try TestServer.all() {
-            let c = try server.client()
-            let bucket = uniqueBucket(tag)
-            do {
-                try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
-                try await body(server, c, bucket)
-            } catch is XCTSkip {
-            } catch {
-                XCTFail("[\(server.name)] \(error)")
-            }
-            await destroyBucket(c, bucket)
-            try await c.shutdown()
-        }
-    }
-
     func local(_ data: [UInt8]) throws -> String {
         let p = "\(MountFixture.runDir)/local-\(UInt32.random(in: 0...UInt32.max))"
         try Data(data).write(to: URL(fileURLWithPath: p))
@@ -31,7 +14,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testStandardToolsSeeTheBucket() async throws {
-        try await withBucket("tools") { server, c, bucket in
+        try await forEachServerBucket("tools") { server, c, bucket in
             let big = testBytes(3 * (1 << 20) + 1)
             try await c.putObject(bucket, key: "hello.txt", body: ByteBuffer(string: "hello, world\n"))
             try await upload(c, bucket, "dir/a.bin", big)
@@ -87,7 +70,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testHostileKeysAreHidden() async throws {
-        try await withBucket("hostile") { server, c, bucket in
+        try await forEachServerBucket("hostile") { server, c, bucket in
             var keys = ["ok", "dir/fine"]
             if server.isSwift {
                 // Components over 255 bytes (SeaweedFS refuses such keys).
@@ -117,7 +100,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testPrefixMountAndSameNameFileAndDirectory() async throws {
-        try await withBucket("prefix") { server, c, bucket in
+        try await forEachServerBucket("prefix") { server, c, bucket in
             for k in ["base/x/1", "base/x/2", "base/top", "other/no", "same", "same/inner"] {
                 try await c.putObject(bucket, key: k, body: ByteBuffer(string: k))
             }
@@ -136,7 +119,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testRandomAndParallelReads() async throws {
-        try await withBucket("random") { server, c, bucket in
+        try await forEachServerBucket("random") { server, c, bucket in
             let data = testBytes(5 << 20, seed: 42)
             try await upload(c, bucket, "r.bin", data)
             let m = MountFixture(server: server)
@@ -160,7 +143,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testChangedObjectIsSeenAfterTTL() async throws {
-        try await withBucket("ttl") { server, c, bucket in
+        try await forEachServerBucket("ttl") { server, c, bucket in
             try await c.putObject(bucket, key: "f", body: ByteBuffer(string: "version one"))
             let m = MountFixture(server: server)
             try m.mount(bucket, options: "metadata_ttl=1,negative_ttl=1")
@@ -175,7 +158,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testDiskCacheCapHoldsAndSurvivesRemount() async throws {
-        try await withBucket("disk") { server, c, bucket in
+        try await forEachServerBucket("disk") { server, c, bucket in
             let data = testBytes(8 << 20, seed: 7)
             try await upload(c, bucket, "f.bin", data)
             let cache = "\(MountFixture.runDir)/cache-\(UInt32.random(in: 0...UInt32.max))"
@@ -194,7 +177,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testLargeDirectoryPagesAndReadOnlyMount() async throws {
-        try await withBucket("many") { server, c, bucket in
+        try await forEachServerBucket("many") { server, c, bucket in
             guard !server.isSwift else { return }   // 2,500 PUTs: SeaweedFS is quick enough
             try await withThrowingTaskGroup(of: Void.self) { g in
                 for chunk in 0..<25 {
@@ -218,7 +201,7 @@ final class ReadMountTests: XCTestCase {
     }
 
     func testOneGiBSequentialRead() async throws {
-        try await withBucket("gib") { server, c, bucket in
+        try await forEachServerBucket("gib") { server, c, bucket in
             guard !server.isSwift else { return }
             let data = testBytes(1 << 30, seed: 99)
             try await upload(c, bucket, "gib.bin", data)

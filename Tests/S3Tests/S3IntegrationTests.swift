@@ -6,29 +6,13 @@ import TestSupport
 
 /// Every client operation against real servers (SeaweedFS and Swift s3api).
 final class S3IntegrationTests: XCTestCase {
-    func forEachServer(_ tag: String, signature: S3Endpoint.SignatureVersion = .v4,
-                       _ body: (TestServer, S3Client, String) async throws -> Void) async throws {
-        for server in try TestServer.all() {
-            let c = try server.client(signature: signature)
-            let bucket = uniqueBucket(tag)
-            do {
-                try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
-                try await body(server, c, bucket)
-            } catch {
-                XCTFail("[\(server.name)] \(error)")
-            }
-            await destroyBucket(c, bucket)
-            try await c.shutdown()
-        }
-    }
-
     static func bytes(_ n: Int, seed: UInt8 = 7) -> [UInt8] {
         var x = UInt32(seed) | 1
         return (0..<n).map { _ in x ^= x << 13; x ^= x >> 17; x ^= x << 5; return UInt8(truncatingIfNeeded: x) }
     }
 
     func testBucketOperations() async throws {
-        try await forEachServer("bkt") { server, c, bucket in
+        try await forEachServerBucket("bkt") { server, c, bucket in
             try await c.headBucket(bucket)
             let list = try await c.listBuckets()
             XCTAssertTrue(list.buckets.contains { $0.name == bucket }, server.name)
@@ -60,7 +44,7 @@ final class S3IntegrationTests: XCTestCase {
     }
 
     func testObjectOperations() async throws {
-        try await forEachServer("obj") { server, c, bucket in
+        try await forEachServerBucket("obj") { server, c, bucket in
             let data = Self.bytes(100_000)
             let etag = try await c.putObject(bucket, key: "dir/file one.bin", body: ByteBuffer(bytes: data),
                                              contentType: "application/x-test", metadata: ["mode": "33188", "mtime": "1700000000"])
@@ -137,7 +121,7 @@ final class S3IntegrationTests: XCTestCase {
     }
 
     func testListing() async throws {
-        try await forEachServer("lst") { server, c, bucket in
+        try await forEachServerBucket("lst") { server, c, bucket in
             var keys = (0..<12).map { String(format: "d/f%02d", $0) }
             keys += ["d/sub/a", "d/sub/b", "d/other/x", "top", "d/a b+c ü%.txt"]
             for k in keys { try await c.putObject(bucket, key: k, body: ByteBuffer(string: k)) }
@@ -178,7 +162,7 @@ final class S3IntegrationTests: XCTestCase {
     }
 
     func testMultipart() async throws {
-        try await forEachServer("mpu") { server, c, bucket in
+        try await forEachServerBucket("mpu") { server, c, bucket in
             let p1 = Self.bytes(5 << 20, seed: 1), p2 = Self.bytes(1000, seed: 2)
             try await c.putObject(bucket, key: "source", body: ByteBuffer(bytes: Self.bytes(6 << 20, seed: 3)))
             let source = Self.bytes(6 << 20, seed: 3)
@@ -224,7 +208,7 @@ final class S3IntegrationTests: XCTestCase {
     }
 
     func testSigV2() async throws {
-        try await forEachServer("v2", signature: .v2) { server, c, bucket in
+        try await forEachServerBucket("v2", signature: .v2) { server, c, bucket in
             try await c.putObject(bucket, key: "k v", body: ByteBuffer(string: "hello"), metadata: ["a": "1"])
             let v5 = try await c.getObject(bucket, key: "k v").body.map { String(buffer: $0) }
             XCTAssertEqual(v5, "hello")

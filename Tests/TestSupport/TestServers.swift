@@ -61,3 +61,24 @@ public func destroyBucket(_ c: S3Client, _ bucket: String) async {
     }
     try? await c.deleteBucket(bucket)
 }
+
+/// Runs `body` once per configured server with a fresh bucket (LocationConstraint KR1 on Swift
+/// s3api), then deletes the bucket and everything in it, whatever the body did. A failure is
+/// reported per server; an XCTSkip from the body only ends that server's round.
+public func forEachServerBucket(_ tag: String, signature: S3Endpoint.SignatureVersion = .v4,
+                                file: StaticString = #filePath, line: UInt = #line,
+                                _ body: (TestServer, S3Client, String) async throws -> Void) async throws {
+    for server in try TestServer.all() {
+        let c = try server.client(signature: signature)
+        let bucket = uniqueBucket(tag)
+        do {
+            try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+            try await body(server, c, bucket)
+        } catch is XCTSkip {
+        } catch {
+            XCTFail("[\(server.name)] \(error)", file: file, line: line)
+        }
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+    }
+}
