@@ -65,6 +65,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["S3"], path: "Tests/TestSupport"),
         .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport"]),
         .testTarget(name: "BucketFSCoreTests", dependencies: ["BucketFSCore", "S3", "TestSupport"]),
-        .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI", "TestSupport"]),
+        .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

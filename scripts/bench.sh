@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks on a loopback SeaweedFS, release build: bucketfs beside the raw S3 client (s3bench),
-# aws-cli, s3fs and rclone mount (--vfs-cache-mode off), cold mount each time. Prints a table.
+# aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
+# cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes)
 # Figures are for comparison on one machine in one run; quote them as ratios.
 set -euo pipefail
@@ -82,6 +83,55 @@ if command -v rclone >/dev/null; then
   if rc; then listing rclone; fusermount3 -u "$mnt"; sleep 0.5; fi
 fi
 
+# Writes: a large file written with dd (close waits until it is stored), 1,000 small files
+# with cp -r (each close durable), and 1 MiB appended to a stored large object, with the bytes
+# that travel towards the server counted by a forwarding proxy.
+echo "bench: writes" >&2
+head -c $((size_mb << 20)) /dev/urandom > "$work/src.bin"
+mkdir -p "$work/small"; for i in $(seq -w 0 999); do head -c 4096 /dev/urandom > "$work/small/f$i"; done
+head -c 1048576 /dev/urandom > "$work/app.bin"
+s3port=${AWS_ENDPOINT_URL##*:}
+pport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 scripts/tcp_proxy.py "$pport" "$s3port" "$work/sent" >/dev/null 2>&1 &
+proxy=$!
+trap 'kill $proxy 2>/dev/null; cleanup' EXIT INT TERM
+proxy_url=http://127.0.0.1:$pport
+for _ in $(seq 50); do [ -f "$work/sent" ] && break; sleep 0.1; done
+wait_size() {  # key size: until the object has that size (for mounts that store after close)
+  for _ in $(seq 3000); do [ "$("$bin/s3bench" head $B "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1
+}
+writes() {  # name pid
+  local name=$1 pid=$2 t0 t1
+  t0=$(now); dd if="$work/src.bin" of="$mnt/w-$name" bs=1M status=none; wait_size "w-$name" $((size_mb << 20)); t1=$(now)
+  R[${name}_put]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')")
+  R[${name}_wrss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
+  t0=$(now); cp -r "$work/small" "$mnt/cp-$name"; wait_size "cp-$name/f999" 4096; t1=$(now)
+  R[${name}_cp]=$(python3 -c "print(f'{1000/($t1-$t0):.0f} files/s')")
+}
+append() {  # name: appends through a mount of the proxy
+  local name=$1 t0 t1 b0 b1
+  sleep 0.3; b0=$(cat "$work/sent")
+  t0=$(now); cat "$work/app.bin" >> "$mnt/app-$name"; wait_size "app-$name" $(((size_mb + 1) << 20)); t1=$(now)
+  sleep 0.3; b1=$(cat "$work/sent")
+  R[${name}_app]=$(python3 -c "print(f'{$t1-$t0:.2f} s, {($b1-$b0)/1048576:.1f} MiB sent')")
+}
+for t in bucketfs s3fs rclone; do "$bin/s3bench" copy $B big "app-$t"; done
+
+"$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+writes bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
+"$bin/bucketfs" $B "$mnt" -o url="$proxy_url"; append bucketfs; fusermount3 -u "$mnt"; sleep 0.5
+if command -v s3fs >/dev/null; then
+  s3fs $B "$mnt" -o $s3opts; writes s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5
+  s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$proxy_url,use_path_request_style"; append s3fs; fusermount3 -u "$mnt"; sleep 0.5
+fi
+if command -v rclone >/dev/null; then
+  if rc; then writes rclone "$(pid_of "[r]clone mount bs:$B")"; fusermount3 -u "$mnt"; sleep 0.5; fi
+  if env -u AWS_CA_BUNDLE RCLONE_CONFIG_BS_ENDPOINT=$proxy_url rclone mount bs:$B "$mnt" --vfs-cache-mode writes --vfs-write-back 0s --daemon; then
+    for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
+    append rclone; fusermount3 -u "$mnt"; sleep 0.5
+  fi
+fi
+
 v() { echo "${R[$1]:--}"; }
 cat <<TABLE
 
@@ -93,6 +143,8 @@ bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores;
 | \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
 | \`find\` over $files objects in 100 directories (s) | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
 | LIST pages per second | $(v raw_pages) | - | - | - | - |
-| multipart upload of ${size_mb} MiB (4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | - | - | - |
-| sequential PUTs of 4 KiB objects | $(v raw_small) | - | - | - | - |
+| write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
+| peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
+| \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
+| append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
 TABLE

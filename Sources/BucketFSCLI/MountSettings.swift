@@ -32,6 +32,10 @@ public struct MountSettings: Sendable, Equatable {
     public var fsname: String?
     public var threads: Int?
     public var maxParts: Int?
+    public var partSize: Int?
+    public var stagingDir: String?
+    public var uploadRetry: Double?
+    public var uploadConcurrency: Int?
     public var readahead: Int?
 
     public init(bucket: String, prefix: String = "", mountpoint: String) {
@@ -183,6 +187,15 @@ public struct MountSettings: Sendable, Equatable {
         case "fsname": fsname = try need()
         case "threads": threads = try Self.number(name, need(), 1...256)
         case "max_parts": maxParts = try Self.number(name, need(), 1...10_000)
+        case "part_size", "multipart_size":
+            // s3fs's multipart_size is in MB.
+            let v = try need()
+            let bytes = name == "multipart_size" && Int(v) != nil ? (Int(v) ?? 0) << 20 : try Self.size(name, v)
+            guard bytes >= 5 << 20, bytes <= 5 << 30 else { throw ParseError("\(name)=\(v): parts are 5 MiB to 5 GiB") }
+            partSize = bytes
+        case "staging_dir": stagingDir = try need()
+        case "upload_retry": uploadRetry = try Self.seconds(name, need())
+        case "upload_concurrency", "parallel_parts": uploadConcurrency = try Self.number(name, need(), 1...64)
         case "readahead", "max_prefetch": readahead = try Self.size(name, need(), min: 0)
         default:
             throw ParseError("unknown option \"\(name)\" (see `bucketfs --help` for the options)")

@@ -8,14 +8,15 @@ import Synchronization
 
 /// The filesystem: POSIX operations on a bucket (or a prefix of one), in terms of inode numbers
 /// and handles, with no knowledge of FUSE. Every answer that needs S3 is async; nothing here
-/// blocks a caller's thread on the network. Reads and listings are complete; operations that
-/// would change the bucket answer EROFS.
+/// blocks a caller's thread on the network. Reads and listings are here; writes and namespace
+/// changes are in `BucketFileSystem+Writes.swift` (EROFS on a read-only mount).
 public final class BucketFileSystem: Sendable {
     public let config: FileSystemConfig
     public let client: S3Client
     public let inodes: InodeTable
     public let reader: ObjectReader
     let negative: NegativeCache
+    let memo = MetadataMemo()
     let logger: Logger
 
     /// When the mount started: the times of directories that have no marker object.
@@ -25,15 +26,25 @@ public final class BucketFileSystem: Sendable {
         var ino: UInt64
         var object: ObjectVersion
         var prefetcher: Prefetcher
+        /// Writes go to the inode's staged file; close uploads it.
+        var writable = false
     }
 
     struct Handles {
         var files: [UInt64: OpenFile] = [:]
         var dirs: [UInt64: (ino: UInt64, stream: DirectoryStream)] = [:]
         var next: UInt64 = 1
+        /// Open file handles per inode.
+        var openCount: [UInt64: Int] = [:]
     }
 
-    private let handles = Mutex(Handles())
+    let handles = Mutex(Handles())
+    /// Files being written (or owed an upload), by inode. Recovered files use inodes from `UInt64.max` down.
+    let staged = Mutex<[UInt64: StagedFile]>([:])
+    let staging: StagingArea?
+    let uploadSettings: UploadSettings
+    let stagingLock: Int32
+    let retryTask = Mutex<Task<Void, Never>?>(nil)
 
     public init(client: S3Client, config: FileSystemConfig, logger: Logger) throws {
         self.client = client
@@ -50,6 +61,27 @@ public final class BucketFileSystem: Sendable {
         reader = ObjectReader(client: client, bucket: config.bucket, blockSize: config.blockSize, chunkSize: config.chunkSize,
                               memory: BlockCache(capacity: config.memoryCacheBytes), disk: disk,
                               maxPrefetchBytes: config.maxPrefetchInflight, logger: logger)
+        // 5 TiB in 10,000 parts; with fewer parts (1,000 on Swift s3api, where 1,000 parts of at
+        // most 5 GiB cannot reach 5 TiB anyway) 1 GiB a part on average, so parts grow slowly.
+        let target = min(Int64(5) << 40, Int64(config.maxParts) << 30)
+        uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),
+                                                           targetObjectSize: target),
+                                        concurrency: config.uploadConcurrency, maxAhead: Int64(config.writeAhead),
+                                        budget: ByteBudget(capacity: config.uploadBufferBytes))
+        if config.readOnly {
+            staging = nil
+            stagingLock = -1
+        } else {
+            let area = try StagingArea(root: config.stagingDirectory, bucket: config.bucket, logger: logger)
+            staging = area
+            stagingLock = Glibc.open(area.directory + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            if stagingLock >= 0 && flock(stagingLock, LOCK_EX | LOCK_NB) == 0 {
+                recoverStaged(area)
+            } else {
+                logger.notice("staging directory \(area.directory) is in use by another mount: its files are left to it")
+            }
+            startRetries()
+        }
     }
 
     var bucket: String { config.bucket }
@@ -72,6 +104,18 @@ public final class BucketFileSystem: Sendable {
 
     var ttlDeadline: UInt64 { MonotonicClock.deadline(after: config.metadataTTL) }
 
+    /// Remembers attributes read from or written to S3 for later listings: a file's by key and
+    /// ETag, a directory's by its marker key.
+    func remember(_ key: String, _ a: NodeAttributes) {
+        if a.kind == .directory {
+            var d = a
+            d.etag = nil
+            memo.remember(key + "/", d)
+        } else if a.etag != nil {
+            memo.remember(key, a)
+        }
+    }
+
     func node(_ ino: UInt64) throws -> Node {
         guard let n = inodes.node(ino) else { throw FSError(ESTALE, "unknown inode \(ino)") }
         return n
@@ -90,7 +134,7 @@ public final class BucketFileSystem: Sendable {
             inodes.addLookup(n.ino)
             return n
         }
-        if negative.isMissing(parent: parent, name: name) { throw FSError.notFound }
+        if negative.isMissing(parent: parent, name: name) || inodes.isComplete(parent) { throw FSError.notFound }
         let key = dir.childPrefix + name
         async let head: ObjectInfo? = headIfExists(key)
         async let list = client.listObjects(bucket, ListObjectsRequest(prefix: key + "/", maxKeys: 1))
@@ -102,14 +146,23 @@ public final class BucketFileSystem: Sendable {
                 attrs.mtime = marker.lastModified ?? attrs.mtime
                 attrs.ctime = attrs.mtime
                 attrs.atime = attrs.mtime
-                // s3fs keeps a directory's mode and owner on its marker: one more HEAD, only when asked for.
-                if config.posixMetadata, let m = try? await headIfExists(marker.key) { attrs = attributes(for: m, isDirectory: true) }
+                // The marker holds the directory's mode, owner and times (s3fs's convention; also
+                // what chmod and utimens here store): one more HEAD, for directories that have one.
+                if let m = try? await headIfExists(marker.key) {
+                    attrs = attributes(for: m, isDirectory: true)
+                    remember(key, attrs)
+                }
             }
             return inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
         }
         if let info {
-            return inodes.upsert(parent: parent, name: name, key: key, attributes: attributes(for: info, isDirectory: false),
-                                 validUntil: ttlDeadline)
+            let attrs = attributes(for: info, isDirectory: false)
+            remember(key, attrs)
+            var n = inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
+            inodes.update(n.ino) { $0.userMetadata = info.metadata; $0.contentType = info.contentType }
+            n.userMetadata = info.metadata
+            n.contentType = info.contentType
+            return n
         }
         negative.insert(parent: parent, name: name)
         throw FSError.notFound
@@ -140,11 +193,14 @@ public final class BucketFileSystem: Sendable {
             throw FSError.notFound
         }
         let attrs = attributes(for: info, isDirectory: false)
+        remember(n.key, attrs)
         let deadline = ttlDeadline
-        inodes.update(n.ino) { $0.attributes = attrs; $0.validUntil = deadline }
+        inodes.update(n.ino) { $0.attributes = attrs; $0.validUntil = deadline; $0.userMetadata = info.metadata; $0.contentType = info.contentType }
         var m = n
         m.attributes = attrs
         m.validUntil = deadline
+        m.userMetadata = info.metadata
+        m.contentType = info.contentType
         return m
     }
 
@@ -197,17 +253,28 @@ public final class BucketFileSystem: Sendable {
         }
         var entries = try await stream.entries(from: max(0, offset - 2), limit: max(1, limit - out.count))
         if config.posixMetadata { entries = try await withPosixMetadata(entries, dir: dir) }
+        let now = MonotonicClock.now()
         for e in entries {
             var listed = ListedEntry(name: e.name, ino: 0, attributes: e.attributes, nextOffset: e.nextOffset + 2)
+            let existing = inodes.child(of: ino, named: e.name).flatMap { n -> Node? in
+                guard Self.listingAgrees(n, e.attributes) else { return nil }
+                // A fresher node (from lookup or HEAD) keeps its attributes; so does a known
+                // symlink whose object is unchanged (a listing cannot tell symlinks from files).
+                if n.validUntil > now { return n }
+                if n.attributes.kind == .symlink, n.attributes.etag != nil, n.attributes.etag == e.attributes.etag { return n }
+                return nil
+            }
+            if let existing {
+                listed.attributes = existing.attributes
+            } else if let known = recall(dir.childPrefix + e.name, e.attributes) {
+                listed.attributes = known
+            }
             if plus {
                 let key = dir.childPrefix + e.name
-                // A fresher node (from lookup or HEAD) keeps its attributes.
-                if let existing = inodes.child(of: ino, named: e.name), existing.attributes.kind == e.attributes.kind,
-                   existing.validUntil > MonotonicClock.now() {
+                if let existing {
                     listed.ino = existing.ino
-                    listed.attributes = existing.attributes
                 } else {
-                    listed.ino = inodes.upsert(parent: ino, name: e.name, key: key, attributes: e.attributes,
+                    listed.ino = inodes.upsert(parent: ino, name: e.name, key: key, attributes: listed.attributes,
                                                validUntil: ttlDeadline, lookups: 0).ino
                 }
                 negative.remove(parent: ino, name: e.name)
@@ -217,12 +284,24 @@ public final class BucketFileSystem: Sendable {
         return out
     }
 
+    /// Attributes this mount read or wrote earlier for the listed object, if it is unchanged.
+    func recall(_ key: String, _ listed: NodeAttributes) -> NodeAttributes? {
+        if listed.kind == .directory { return memo.recall(key + "/", etag: nil) }
+        guard var a = memo.recall(key, etag: listed.etag) else { return nil }
+        a.size = listed.size
+        return a
+    }
+
+    /// Whether a listing entry can be node `n`: same kind, or a symlink listed as a file.
+    static func listingAgrees(_ n: Node, _ listed: NodeAttributes) -> Bool {
+        n.attributes.kind == listed.kind || (n.attributes.kind == .symlink && listed.kind == .file)
+    }
+
     /// HEADs the files of a listing page (at most `metadataConcurrency` at once) for POSIX metadata.
     func withPosixMetadata(_ entries: [DirectoryEntry], dir: Node) async throws -> [DirectoryEntry] {
         var out = entries
         let now = MonotonicClock.now()
         let todo = entries.indices.filter { i in
-            guard entries[i].attributes.kind != .directory else { return false }
             if let n = inodes.child(of: dir.ino, named: entries[i].name), n.validUntil > now { return false }
             return true
         }
@@ -233,21 +312,23 @@ public final class BucketFileSystem: Sendable {
                 guard next < todo.count else { return }
                 let i = todo[next]
                 next += 1
-                let key = dir.childPrefix + entries[i].name
+                // A directory's metadata is on its marker, if it has one.
+                let key = dir.childPrefix + entries[i].name + (entries[i].attributes.kind == .directory ? "/" : "")
                 group.addTask { (i, try await self.headIfExists(key)) }
             }
             for _ in 0..<limit { launch() }
             while let (i, info) = try await group.next() {
                 if let info {
-                    var attrs = attributes(for: info, isDirectory: false)
+                    var attrs = attributes(for: info, isDirectory: entries[i].attributes.kind == .directory)
                     attrs.size = entries[i].attributes.size
+                    remember(dir.childPrefix + entries[i].name, attrs)
                     out[i].attributes = attrs
                 }
                 launch()
             }
         }
         for i in out.indices {
-            if let n = inodes.child(of: dir.ino, named: out[i].name), n.validUntil > now, n.attributes.kind == out[i].attributes.kind {
+            if let n = inodes.child(of: dir.ino, named: out[i].name), n.validUntil > now, Self.listingAgrees(n, out[i].attributes) {
                 out[i].attributes = n.attributes
             }
         }
@@ -264,28 +345,35 @@ public final class BucketFileSystem: Sendable {
     public func open(_ ino: UInt64, flags: Int32) async throws -> Opened {
         var n = try node(ino)
         guard !n.isDirectory else { throw FSError(EISDIR) }
-        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { throw FSError.readOnly }
-        if n.validUntil <= MonotonicClock.now() { n = try await refresh(n) }
+        let writable = flags & O_ACCMODE != O_RDONLY
+        let truncate = flags & O_TRUNC != 0
+        if (writable || truncate) && config.readOnly { throw FSError.readOnly }
+        if n.validUntil <= MonotonicClock.now() && stagedFile(ino) == nil { n = try await refresh(n) }
         let etag = n.attributes.etag ?? ""
-        let keep = n.lastOpenedETag == etag && !etag.isEmpty
+        var keep = n.lastOpenedETag == etag && !etag.isEmpty
         inodes.update(ino) { $0.lastOpenedETag = etag }
         let object = ObjectVersion(key: n.key, etag: etag, size: n.attributes.size)
         let file = OpenFile(ino: ino, object: object,
-                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow)))
-        let fh = handles.withLock { h in
-            let fh = h.next
-            h.next += 1
-            h.files[fh] = file
-            return fh
+                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow)),
+                            writable: writable)
+        let (fh, stagedFile, _) = try addHandle(file, stageFrom: writable || truncate ? n : nil)
+        if let stagedFile, truncate {
+            do {
+                if await stagedFile.attributes.size > 0 { mirror(ino, try await stagedFile.truncate(to: 0)) }
+            } catch {
+                await release(fh)
+                throw error
+            }
+            keep = false
         }
-        return Opened(fh: fh, keepCache: keep)
+        return Opened(fh: fh, keepCache: truncate ? false : keep)
     }
 
     /// Records the read for read-ahead, starts any read-ahead, and answers the bytes if they are
     /// all in memory already (nil otherwise: call `read`). Never waits on the network.
     public func readCached(_ fh: UInt64, offset: Int64, size: Int) -> [ByteBuffer]? {
         guard let (object, ahead) = handles.withLock({ h -> (ObjectVersion, Range<Int64>?)? in
-            guard var f = h.files[fh] else { return nil }
+            guard var f = h.files[fh], !isStaged(f.ino) else { return nil }
             let r = f.prefetcher.onRead(offset: offset, length: Int64(size), objectSize: f.object.size)
             h.files[fh] = f
             return (f.object, r)
@@ -295,7 +383,8 @@ public final class BucketFileSystem: Sendable {
     }
 
     public func read(_ fh: UInt64, offset: Int64, size: Int) async throws -> [ByteBuffer] {
-        guard let object = handles.withLock({ $0.files[fh]?.object }) else { throw FSError(EBADF) }
+        guard let (object, ino) = handles.withLock({ h in h.files[fh].map { ($0.object, $0.ino) } }) else { throw FSError(EBADF) }
+        if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
         do {
             return try await reader.read(object, offset: offset, length: size)
         } catch let e as S3Error where e.httpStatus == 412 {
@@ -305,7 +394,6 @@ public final class BucketFileSystem: Sendable {
         }
     }
 
-    public func release(_ fh: UInt64) { handles.withLock { _ = $0.files.removeValue(forKey: fh) } }
 
     public var openHandleCount: Int { handles.withLock { $0.files.count + $0.dirs.count } }
 

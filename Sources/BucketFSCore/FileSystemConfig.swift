@@ -26,6 +26,21 @@ public struct FileSystemConfig: Sendable {
     /// HEADs in flight at once when fetching POSIX metadata for a listing.
     public var metadataConcurrency: Int = 32
 
+    /// Where files being written are staged (a directory per bucket below it).
+    public var stagingDirectory: String = "/var/tmp/bucketfs-staging"
+    /// The server's part-number limit (10,000 on AWS; 1,000 on OpenStack Swift s3api).
+    public var maxParts: Int = 10_000
+    /// Size of the first parts of a streamed upload (they grow so that `maxParts` hold 5 TiB).
+    public var partSize: Int = 8 << 20
+    /// Parts in flight per file.
+    public var uploadConcurrency: Int = 4
+    /// Buffers of parts in flight, for the whole mount.
+    public var uploadBufferBytes: Int = 64 << 20
+    /// Bytes a streaming writer may be ahead of its uploads before it waits.
+    public var writeAhead: Int = 64 << 20
+    /// Seconds between attempts to upload files whose upload failed at close.
+    public var uploadRetryInterval: Double = 10
+
     public init(bucket: String, ownership: OwnershipDefaults) {
         self.bucket = bucket
         self.ownership = ownership

@@ -4,10 +4,10 @@ import Synchronization
 /// One node the kernel knows: its place in the tree, its attributes and how long they hold.
 public struct Node: Sendable {
     public let ino: UInt64
-    public let parent: UInt64
-    public let name: String
+    public internal(set) var parent: UInt64
+    public internal(set) var name: String
     /// The S3 key of a file, or the key of a directory without its trailing `/` ("" for a bucket root).
-    public let key: String
+    public internal(set) var key: String
     public var attributes: NodeAttributes
     /// Monotonic time (ns) until which `attributes` may be served without asking S3.
     public var validUntil: UInt64
@@ -15,6 +15,9 @@ public struct Node: Sendable {
     public var lookups: UInt64
     /// ETag seen at the last open, to decide keep_cache.
     public var lastOpenedETag: String?
+    /// The object's user metadata and content type, when a HEAD has told them (kept on rewrites).
+    public var userMetadata: [String: String]?
+    public var contentType: String?
 
     public var isDirectory: Bool { attributes.kind == .directory }
     /// The prefix of a directory's children.
@@ -36,6 +39,8 @@ public final class InodeTable: Sendable {
         var nodes: [UInt64: Node] = [:]
         var children: [ChildKey: UInt64] = [:]
         var nextIno: UInt64 = 2
+        /// Directories whose every child is in `children` (made by this mount), until a deadline.
+        var complete: [UInt64: UInt64] = [:]
     }
 
     private let state: Mutex<State>
@@ -81,6 +86,16 @@ public final class InodeTable: Sendable {
         }
     }
 
+    /// Directory `ino` holds exactly the children in this table until `deadline` (it was just
+    /// made here): a name not among them is missing without asking S3.
+    public func markComplete(_ ino: UInt64, until deadline: UInt64) {
+        state.withLock { $0.complete[ino] = deadline }
+    }
+
+    public func isComplete(_ ino: UInt64) -> Bool {
+        state.withLock { s in (s.complete[ino] ?? 0) > MonotonicClock.now() }
+    }
+
     public func addLookup(_ ino: UInt64, _ n: UInt64 = 1) {
         state.withLock { s in s.nodes[ino]?.lookups += n }
     }
@@ -101,8 +116,33 @@ public final class InodeTable: Sendable {
                 s.nodes[ino] = nil
                 let ck = ChildKey(parent: node.parent, name: node.name)
                 if s.children[ck] == ino { s.children[ck] = nil }
+                // The parent no longer has all its children here.
+                s.complete[node.parent] = nil
+                s.complete[ino] = nil
             } else {
                 s.nodes[ino] = node
+            }
+        }
+    }
+
+    /// Moves node `ino` to `newParent/newName` with key `newKey`; for a directory, the keys of
+    /// every known node below it follow. A node that held the new name loses it.
+    public func move(_ ino: UInt64, to newParent: UInt64, name newName: String, key newKey: String) {
+        state.withLock { s in
+            guard var n = s.nodes[ino] else { return }
+            let oldKey = n.key
+            let old = ChildKey(parent: n.parent, name: n.name)
+            if s.children[old] == ino { s.children[old] = nil }
+            n.parent = newParent
+            n.name = newName
+            n.key = newKey
+            s.nodes[ino] = n
+            s.children[ChildKey(parent: newParent, name: newName)] = ino
+            guard n.isDirectory else { return }
+            let from = oldKey + "/"
+            for (i, var d) in s.nodes where d.key.hasPrefix(from) && i != ino {
+                d.key = newKey + "/" + d.key.dropFirst(from.count)
+                s.nodes[i] = d
             }
         }
     }

@@ -102,3 +102,19 @@ public enum MetadataCodec {
 }
 
 import Foundation
+
+extension MetadataCodec {
+    public static func formatTime(_ t: Timestamp) -> String {
+        t.nanoseconds == 0 ? String(t.seconds) : "\(t.seconds).\(String(format: "%09d", t.nanoseconds))"
+    }
+
+    /// The s3fs metadata for `a`: `mode` (decimal st_mode with the type bits), `uid`, `gid`,
+    /// `mtime`, `ctime`, `atime` (seconds, with `.nnnnnnnnn` when there are nanoseconds).
+    public static func encode(_ a: NodeAttributes) -> [String: String] {
+        ["mode": String(a.stMode), "uid": String(a.uid), "gid": String(a.gid),
+         "mtime": formatTime(a.mtime), "ctime": formatTime(a.ctime), "atime": formatTime(a.atime)]
+    }
+
+    /// Metadata names this codec owns; any other user metadata is carried along unchanged.
+    public static let ownedNames: Set<String> = ["mode", "uid", "gid", "mtime", "ctime", "atime"]
+}

@@ -135,6 +135,28 @@ struct FuseRequest: @unchecked Sendable {
 
 
     func none() { fuse_reply_none(req); done() }
+
+    func created(_ node: Node, fh: UInt64, keepCache: Bool) {
+        var e = fuse_entry_param()
+        e.ino = fuse_ino_t(node.ino)
+        e.generation = 1
+        e.attr = StatConversion.stat(node.ino, node.attributes)
+        e.attr_timeout = ctx.entryTimeout
+        e.entry_timeout = ctx.entryTimeout
+        var fi = fuse_file_info()
+        fi.fh = fh
+        bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
+        fuse_reply_create(req, &e, &fi)
+        done()
+    }
+
+    func written(_ count: Int) { fuse_reply_write(req, count); done() }
+
+    /// The caller's uid and gid, for what it creates.
+    var caller: Caller {
+        guard let c = fuse_req_ctx(req) else { return Caller(uid: 0, gid: 0) }
+        return Caller(uid: c.pointee.uid, gid: c.pointee.gid)
+    }
 }
 
 import NIOCore

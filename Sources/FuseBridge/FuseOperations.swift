@@ -2,6 +2,7 @@ import BucketFSCore
 import CFuse3
 import Glibc
 import NIOCore
+import S3
 
 /// The libfuse low-level callbacks. Each returns at once: answers that need S3 are sent from a
 /// Task when the work completes, so a few loop threads keep many requests in flight. Answers
@@ -16,6 +17,8 @@ enum FuseOperations {
             conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
             conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
             conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
+            // open(O_TRUNC) arrives as one open instead of a truncate and an open.
+            conn.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
             conn.pointee.max_readahead = conn.pointee.max_readahead > 0 ? max(conn.pointee.max_readahead, 4 << 20) : 4 << 20
             // 1 MiB requests (max_pages 256) instead of 128 KiB: an eighth of the round trips.
             conn.pointee.max_write = 1 << 20
@@ -81,11 +84,111 @@ enum FuseOperations {
         }
         ops.release = { req, _, fi in
             let r = FuseRequest(req)
-            if let fh = fi?.pointee.fh { r.ctx.fs.release(fh) }
-            r.error(0)
+            guard let fh = fi?.pointee.fh else { return r.error(0) }
+            Task {
+                await r.ctx.fs.release(fh)
+                r.error(0)
+            }
         }
-        ops.flush = { req, _, _ in FuseRequest(req).error(0) }
-        ops.fsync = { req, _, _, _ in FuseRequest(req).error(0) }
+        ops.flush = { req, _, fi in
+            let r = FuseRequest(req)
+            guard let fh = fi?.pointee.fh else { return r.error(0) }
+            Task {
+                do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "close") }
+            }
+        }
+        ops.fsync = { req, _, _, fi in
+            let r = FuseRequest(req)
+            guard let fh = fi?.pointee.fh else { return r.error(0) }
+            Task {
+                do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "fsync") }
+            }
+        }
+        ops.write = { req, _, buf, size, off, fi in
+            let r = FuseRequest(req)
+            guard let fh = fi?.pointee.fh, let buf else { return r.error(EBADF) }
+            // The kernel's buffer lives only during this call: copy it before going async.
+            let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: buf, count: size))
+            Task {
+                do { r.written(try await r.ctx.fs.write(fh, offset: Int64(off), data: data)) } catch { r.fail(error, "write") }
+            }
+        }
+        ops.create = { req, parent, cname, mode, fi in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            let flags = fi?.pointee.flags ?? 0
+            let caller = r.caller
+            Task {
+                do {
+                    let (node, o) = try await r.ctx.fs.create(parent: UInt64(parent), name: n, mode: UInt32(mode), flags: flags, caller: caller)
+                    r.created(node, fh: o.fh, keepCache: o.keepCache)
+                } catch {
+                    r.fail(error, "create \(n)")
+                }
+            }
+        }
+        ops.setattr = { req, ino, attr, toSet, _ in
+            let r = FuseRequest(req)
+            guard let st = attr?.pointee else { return r.error(EINVAL) }
+            let changes = FuseOperations.changes(st, toSet)
+            Task {
+                do { r.attr(UInt64(ino), try await r.ctx.fs.setattr(UInt64(ino), changes)) } catch { r.fail(error, "setattr \(ino)") }
+            }
+        }
+        ops.mkdir = { req, parent, cname, mode in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            let caller = r.caller
+            Task {
+                do { r.entry(try await r.ctx.fs.mkdir(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mkdir \(n)") }
+            }
+        }
+        ops.mknod = { req, parent, cname, mode, _ in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            let caller = r.caller
+            Task {
+                do { r.entry(try await r.ctx.fs.mknod(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mknod \(n)") }
+            }
+        }
+        ops.symlink = { req, target, parent, cname in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            let t = FuseOperations.name(target)
+            let caller = r.caller
+            Task {
+                do { r.entry(try await r.ctx.fs.symlink(target: t, parent: UInt64(parent), name: n, caller: caller)) } catch { r.fail(error, "symlink \(n)") }
+            }
+        }
+        ops.unlink = { req, parent, cname in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            Task {
+                do { try await r.ctx.fs.unlink(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "unlink \(n)") }
+            }
+        }
+        ops.rmdir = { req, parent, cname in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            Task {
+                do { try await r.ctx.fs.rmdir(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "rmdir \(n)") }
+            }
+        }
+        ops.rename = { req, parent, cname, newParent, cnewName, flags in
+            let r = FuseRequest(req)
+            let n = FuseOperations.name(cname)
+            let nn = FuseOperations.name(cnewName)
+            Task {
+                do {
+                    try await r.ctx.fs.rename(parent: UInt64(parent), name: n, newParent: UInt64(newParent), newName: nn, flags: UInt32(flags))
+                    r.error(0)
+                } catch {
+                    r.fail(error, "rename \(n)")
+                }
+            }
+        }
+        // Hard links have no equivalent in a bucket.
+        ops.link = { req, _, _, _ in FuseRequest(req).error(EPERM) }
         ops.opendir = { req, ino, fi in
             let r = FuseRequest(req)
             do {
@@ -111,22 +214,26 @@ enum FuseOperations {
         // which spares `ls -l` two round trips per entry.
         ops.getxattr = { req, _, _, _ in FuseRequest(req).error(ENOTSUP) }
         ops.listxattr = { req, _, _ in FuseRequest(req).error(ENOTSUP) }
-        // Changes to the bucket: not available in this version of the mount.
         ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req).error(ENOTSUP) }
         ops.removexattr = { req, _, _ in FuseRequest(req).error(ENOTSUP) }
-        ops.setattr = { req, _, _, _, _ in FuseRequest(req).error(EROFS) }
-        ops.mknod = { req, _, _, mode, _ in
-            FuseRequest(req).error((mode & S_IFMT) == S_IFREG ? EROFS : EPERM)
-        }
-        ops.mkdir = { req, _, _, _ in FuseRequest(req).error(EROFS) }
-        ops.unlink = { req, _, _ in FuseRequest(req).error(EROFS) }
-        ops.rmdir = { req, _, _ in FuseRequest(req).error(EROFS) }
-        ops.symlink = { req, _, _, _ in FuseRequest(req).error(EROFS) }
-        ops.rename = { req, _, _, _, _, _ in FuseRequest(req).error(EROFS) }
-        ops.link = { req, _, _, _ in FuseRequest(req).error(EPERM) }
-        ops.create = { req, _, _, _, _ in FuseRequest(req).error(EROFS) }
-        ops.write = { req, _, _, _, _, _ in FuseRequest(req).error(EROFS) }
         return ops
+    }
+
+    /// The changes a setattr asks for (`*_NOW` resolved to the current time).
+    static func changes(_ st: stat, _ toSet: Int32) -> AttributeChanges {
+        var c = AttributeChanges()
+        func has(_ flag: Int32) -> Bool { toSet & flag != 0 }
+        if has(FUSE_SET_ATTR_MODE) { c.mode = UInt32(st.st_mode) & 0o7777 }
+        if has(FUSE_SET_ATTR_UID) { c.uid = st.st_uid }
+        if has(FUSE_SET_ATTR_GID) { c.gid = st.st_gid }
+        if has(FUSE_SET_ATTR_SIZE) { c.size = Int64(st.st_size) }
+        if has(FUSE_SET_ATTR_ATIME_NOW) { c.atime = .now() } else if has(FUSE_SET_ATTR_ATIME) {
+            c.atime = Timestamp(seconds: Int64(st.st_atim.tv_sec), nanoseconds: Int32(st.st_atim.tv_nsec))
+        }
+        if has(FUSE_SET_ATTR_MTIME_NOW) { c.mtime = .now() } else if has(FUSE_SET_ATTR_MTIME) {
+            c.mtime = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int32(st.st_mtim.tv_nsec))
+        }
+        return c
     }
 
     static func readdir(_ req: fuse_req_t?, size: Int, off: off_t, fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {

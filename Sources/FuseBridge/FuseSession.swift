@@ -109,6 +109,13 @@ public final class FuseMount: @unchecked Sendable {
         fuse_loop_cfg_destroy(cfg)
         signalSources.forEach { $0.cancel() }
         context.drain(seconds: 30)
+        let fs = context.fs
+        let finished = DispatchSemaphore(value: 0)
+        Task {
+            await fs.shutdown()
+            finished.signal()
+        }
+        finished.wait()
         fuse_session_unmount(session)
         fuse_session_destroy(session)
         session = nil

@@ -32,6 +32,17 @@ public struct S3ClientConfiguration: Sendable {
 }
 
 /// One HTTP request to S3 before signing.
+/// A request body of known length produced chunk by chunk, so a large part never sits in memory
+/// whole. `make` is called once per attempt.
+public struct StreamedBody: Sendable {
+    public var length: Int64
+    public var make: @Sendable () -> AsyncThrowingStream<ByteBuffer, any Error>
+    public init(length: Int64, make: @escaping @Sendable () -> AsyncThrowingStream<ByteBuffer, any Error>) {
+        self.length = length
+        self.make = make
+    }
+}
+
 struct S3Request: Sendable {
     var method: HTTPMethod
     var bucket: String?
@@ -39,6 +50,8 @@ struct S3Request: Sendable {
     var query: [(String, String?)] = []
     var headers: [(String, String)] = []
     var body: ByteBuffer?
+    /// A body sent as it is produced (made anew for each attempt), instead of `body`.
+    var bodyStream: StreamedBody?
     /// The SigV4 payload hash; nil means: SHA-256 of the body.
     var payloadHash: String?
     var idempotent = true
@@ -157,6 +170,8 @@ public final class S3Client: Sendable {
         req.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
         if let b = r.body {
             req.body = .bytes(b)
+        } else if let s = r.bodyStream {
+            req.body = .stream(s.make(), length: .known(s.length))
         } else if r.method == .PUT || r.method == .POST {
             req.headers.replaceOrAdd(name: "Content-Length", value: "0")
         }
@@ -194,7 +209,7 @@ public final class S3Client: Sendable {
     private func performOnce<T: Sendable>(_ r: S3Request, allowNotModified: Bool,
                                           _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
         let req = makeHTTPRequest(r)
-        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? 0, r.expectedResponseBytes))
+        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? Int(r.bodyStream?.length ?? 0), r.expectedResponseBytes))
         let response: HTTPClientResponse
         do {
             response = try await http.execute(req, timeout: timeout, logger: nil)

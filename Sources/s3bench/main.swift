@@ -5,6 +5,8 @@
 //   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N]
 //   s3bench list BUCKET PREFIX                               every LIST page of a prefix
 //   s3bench put BUCKET KEY FILE                              upload one local file
+//   s3bench head BUCKET KEY                                  print the object's size (-1 if missing)
+//   s3bench copy BUCKET KEY NEWKEY                           server-side copy (multipart above 5 GiB: not done)
 import Foundation
 import NIOCore
 import S3
@@ -127,6 +129,16 @@ struct S3Bench {
                 guard args.count >= 4 else { fail("put BUCKET KEY FILE") }
                 guard let data = FileManager.default.contents(atPath: args[3]) else { fail("cannot read \(args[3])") }
                 try await client.putObject(args[1], key: args[2], body: ByteBuffer(bytes: data))
+            case "head":
+                guard args.count >= 3 else { fail("head BUCKET KEY") }
+                do {
+                    print(try await client.headObject(args[1], key: args[2]).size)
+                } catch let e as S3Error where e.errno == ENOENT {
+                    print(-1)
+                }
+            case "copy":
+                guard args.count >= 4 else { fail("copy BUCKET KEY NEWKEY") }
+                try await client.copyObject(from: args[1], key: args[2], to: args[1], key: args[3])
             default:
                 fail("unknown command \(cmd)")
             }

@@ -54,7 +54,7 @@ final class DirectoryStreamTests: XCTestCase {
                 let opened = try await fs.open(f.ino, flags: O_RDONLY)
                 let bytes = try await fs.read(opened.fh, offset: 0, size: 100)
                 XCTAssertEqual(bytes.map { String(buffer: $0) }.joined(), "v")
-                fs.release(opened.fh)
+                await fs.release(opened.fh)
             } catch {
                 XCTFail("[\(server.name)] \(error)")
             }

@@ -91,11 +91,13 @@ final class MountFixture {
 
     let server: TestServer
     let mountpoint: String
+    let stagingDir: String
     var mounted = false
 
     init(server: TestServer, name: String = "m") {
         self.server = server
         mountpoint = "\(Self.runDir)/mnt-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        stagingDir = mountpoint + ".staging"
         try? FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
     }
 
@@ -106,7 +108,11 @@ final class MountFixture {
 
     /// Mounts `source` (`bucket` or `bucket:/prefix`) with extra `-o` options; fails the test if it cannot.
     func mount(_ source: String, options: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
-        let opts = options.isEmpty ? "" : " -o \(shellQuote(options))"
+        // Each fixture stages writes in its own directory unless the test names one.
+        var all = options.contains("staging_dir=") ? options : (options.isEmpty ? "" : options + ",") + "staging_dir=\(stagingDir)"
+        // Swift s3api numbers parts up to 1000, as its users are told to say.
+        if server.isSwift && !options.contains("max_parts=") { all += ",max_parts=1000" }
+        let opts = " -o \(shellQuote(all))"
         let r = sh("\(environment) \(shellQuote(Self.binary)) \(shellQuote(source)) \(shellQuote(mountpoint))\(opts)", timeout: 60)
         guard r.status == 0 else {
             XCTFail("mount failed (\(r.status)): \(r.err)", file: file, line: line)
@@ -137,6 +143,7 @@ final class MountFixture {
     deinit {
         unmount()
         try? FileManager.default.removeItem(atPath: mountpoint)
+        try? FileManager.default.removeItem(atPath: stagingDir)
     }
 }
 

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// An open local file used for staging: whole-range pread/pwrite that retry short transfers and
+/// EINTR, and turn failures into `FSError`s with the file's errno (ENOSPC reaches the writer).
+/// Positional I/O only, so one descriptor is safe to share between threads.
+public struct LocalFile: Sendable {
+    public let fd: Int32
+    public let path: String
+
+    public static func open(_ path: String, create: Bool) throws -> LocalFile {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o600)
+        guard fd >= 0 else { throw FSError(errno, "cannot open staging file \(path): \(String(cString: strerror(errno)))") }
+        return LocalFile(fd: fd, path: path)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FSError(errno, "writing staging file \(path): \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    public func write(_ buffer: ByteBuffer, at offset: Int64) throws {
+        try buffer.withUnsafeReadableBytes { try write($0, at: offset) }
+    }
+
+    /// Reads `count` bytes at `offset`; bytes past the end of the file read as zeros.
+    public func read(at offset: Int64, count: Int) throws -> ByteBuffer {
+        var buf = ByteBufferAllocator().buffer(capacity: count)
+        try buf.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { p in
+            guard let base = p.baseAddress, count > 0 else { return 0 }
+            var done = 0
+            while done < count {
+                let n = pread(fd, base + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FSError(errno, "reading staging file \(path): \(String(cString: strerror(errno)))")
+                }
+                if n == 0 {
+                    (base + done).initializeMemory(as: UInt8.self, repeating: 0, count: count - done)
+                    done = count
+                    break
+                }
+                done += n
+            }
+            return done
+        }
+        return buf
+    }
+
+    public func truncate(_ size: Int64) throws {
+        while ftruncate(fd, off_t(size)) != 0 {
+            if errno != EINTR { throw FSError(errno, "truncating staging file \(path): \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    public func sync() { _ = fdatasync(fd) }
+
+    public func close() { _ = Glibc.close(fd) }
+}

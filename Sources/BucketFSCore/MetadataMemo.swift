@@ -1,0 +1,53 @@
+import Collections
+import Synchronization
+
+/// Remembers the POSIX attributes (kind, mode, owner, times) of objects whose metadata this mount
+/// has read (HEAD) or written, by key and ETag, so a listing, which carries no metadata, can show
+/// them without a HEAD per entry. An entry is used only while the listed ETag is the remembered
+/// one (directories, listed without ETags, by key alone). Bounded: least recently used entries go
+/// first beyond `capacity`.
+public final class MetadataMemo: Sendable {
+    public struct Entry: Sendable {
+        public var etag: String?
+        public var attributes: NodeAttributes
+    }
+
+    let capacity: Int
+    private let entries = Mutex<OrderedDictionary<String, Entry>>([:])
+
+    public init(capacity: Int = 65_536) { self.capacity = max(1, capacity) }
+
+    /// Remembers `attributes` for `key` (a directory's key ends in `/`).
+    public func remember(_ key: String, _ attributes: NodeAttributes) {
+        entries.withLock { e in
+            e.removeValue(forKey: key)
+            e[key] = Entry(etag: attributes.etag, attributes: attributes)
+            if e.count > capacity { e.removeFirst(e.count - capacity) }
+        }
+    }
+
+    /// The remembered attributes of `key` if its object is still the one with `etag`.
+    public func recall(_ key: String, etag: String?) -> NodeAttributes? {
+        entries.withLock { e in
+            guard let entry = e[key], entry.etag == etag else { return nil }
+            e.removeValue(forKey: key)
+            e[key] = entry
+            return entry.attributes
+        }
+    }
+
+    /// Entries below `prefix` now live below `newPrefix` (a directory was renamed).
+    public func move(prefix: String, to newPrefix: String) {
+        entries.withLock { e in
+            let moving = e.filter { $0.key.hasPrefix(prefix) }
+            for (k, v) in moving {
+                e.removeValue(forKey: k)
+                e[newPrefix + k.dropFirst(prefix.count)] = v
+            }
+        }
+    }
+
+    public func forget(_ key: String) { entries.withLock { _ = $0.removeValue(forKey: key) } }
+
+    public var count: Int { entries.withLock { $0.count } }
+}

@@ -1,0 +1,427 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import S3
+
+/// How staged files upload: shared by every staged file of a mount.
+public struct UploadSettings: Sendable {
+    public var plan: PartSizePlan
+    /// Parts in flight per file.
+    public var concurrency: Int
+    /// Bytes a streaming writer may be ahead of its parts before it waits.
+    public var maxAhead: Int64
+    /// Buffers of parts in flight, for the whole mount.
+    public var budget: ByteBudget
+    /// Bytes per GET when a staged file needs ranges of the stored object.
+    public var fetchChunk: Int
+
+    public init(plan: PartSizePlan, concurrency: Int = 4, maxAhead: Int64 = 64 << 20, budget: ByteBudget, fetchChunk: Int = 8 << 20) {
+        self.plan = plan; self.concurrency = concurrency; self.maxAhead = maxAhead; self.budget = budget; self.fetchChunk = fetchChunk
+    }
+}
+
+/// The stored result of an upload.
+public struct StoredObject: Sendable {
+    public var etag: String
+    public var size: Int64
+}
+
+/// A file being written, staged in a local file under the staging directory, and uploaded on
+/// flush. Guarantees:
+/// - every byte a program wrote is on local disk before the write returns;
+/// - bytes of the stored object are fetched only where a read or an upload needs them, with
+///   If-Match, so two versions never mix;
+/// - a file written from offset 0 onwards streams into a multipart upload while it is written
+///   (`MultipartWriter`); any other change falls back to one upload at flush in which unchanged
+///   ranges of a large object are server-side copies (`UploadPlanner`);
+/// - a flush that fails leaves everything staged and says so in the manifest (state `pending`),
+///   so a later flush, or a later mount, can finish it.
+public actor StagedFile {
+    public let id: String
+    let area: StagingArea
+    let client: S3Client
+    let bucket: String
+    let file: LocalFile
+    let settings: UploadSettings
+    let logger: Logger
+
+    public private(set) var key: String
+    /// The stored object this file started from (or was last uploaded as).
+    var base: ObjectVersion?
+    /// Bytes of `base` that still hold at the same offsets (never above `size`).
+    var baseValid: Int64
+    /// Bytes held locally. Invariant: everything in `[baseValid, size)` is held.
+    var present = RangeSet()
+    /// Bytes changed since `base`.
+    var dirty = RangeSet()
+    public private(set) var attributes: NodeAttributes
+    var extraMetadata: [String: String]
+    var contentType: String?
+    public private(set) var needsUpload: Bool
+    public private(set) var unlinked = false
+    var generation: UInt64 = 0
+
+    var stream: MultipartWriter?
+    /// Where the parts handed to `stream` end: a write below it ends the streaming.
+    var streamSealed: Int64 = 0
+    var streamDisabled = false
+    var uploading = false
+    var uploadWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Bytes sent in request bodies by this file's uploads, and bytes copied on the server.
+    public private(set) var bytesSent: Int64 = 0
+    public private(set) var bytesCopied: Int64 = 0
+
+    /// A new staged file for `key`: empty (`base` nil, or truncated) or the stored object `base`.
+    public init(area: StagingArea, client: S3Client, bucket: String, key: String, base: ObjectVersion?,
+                attributes: NodeAttributes, metadata: [String: String], contentType: String?,
+                settings: UploadSettings, logger: Logger) throws {
+        id = area.newID()
+        self.area = area; self.client = client; self.bucket = bucket; self.key = key
+        self.settings = settings; self.logger = logger
+        file = try LocalFile.open(area.dataPath(id), create: true)
+        self.base = base
+        baseValid = base?.size ?? 0
+        var a = attributes
+        a.size = base?.size ?? 0
+        self.attributes = a
+        extraMetadata = metadata.filter { !MetadataCodec.ownedNames.contains($0.key) }
+        self.contentType = contentType
+        needsUpload = base == nil
+        if let base { try file.truncate(base.size) }
+        try area.save(StagedManifest(bucket: bucket, key: key, baseETag: base?.etag, baseSize: base?.size ?? 0,
+                                     baseValid: base?.size ?? 0, size: base?.size ?? 0, present: RangeSet(), dirty: RangeSet(),
+                                     metadata: metadata, contentType: contentType, state: .open), id: id, sync: false)
+    }
+
+    /// A staged file an earlier mount left behind.
+    public init(recovering id: String, _ m: StagedManifest, area: StagingArea, client: S3Client,
+                settings: UploadSettings, defaults: OwnershipDefaults, logger: Logger) throws {
+        self.id = id
+        self.area = area; self.client = client; bucket = m.bucket; key = m.key
+        self.settings = settings; self.logger = logger
+        file = try LocalFile.open(area.dataPath(id), create: false)
+        base = m.baseETag.map { ObjectVersion(key: m.key, etag: $0, size: m.baseSize) }
+        baseValid = m.baseValid
+        present = m.present
+        dirty = m.dirty
+        attributes = MetadataCodec.attributes(size: m.size, etag: nil, lastModified: .now(), metadata: m.metadata,
+                                              isDirectory: false, defaults: defaults)
+        extraMetadata = m.metadata.filter { !MetadataCodec.ownedNames.contains($0.key) }
+        contentType = m.contentType
+        needsUpload = true
+    }
+
+    func manifest(_ state: StagedManifest.State) -> StagedManifest {
+        StagedManifest(bucket: bucket, key: key, baseETag: base?.etag, baseSize: base?.size ?? 0, baseValid: baseValid,
+                       size: attributes.size, present: present, dirty: dirty, metadata: uploadMetadata,
+                       contentType: contentType, state: state)
+    }
+
+    var size: Int64 { attributes.size }
+
+    var uploadMetadata: [String: String] {
+        extraMetadata.merging(MetadataCodec.encode(attributes)) { _, new in new }
+    }
+
+    func changed(touch: Bool) {
+        generation += 1
+        needsUpload = true
+        if touch {
+            let now = Timestamp.now()
+            attributes.mtime = now
+            attributes.ctime = now
+        }
+    }
+
+    // MARK: data
+
+    /// Writes `data` at `offset`; returns the attributes after the write.
+    public func write(_ data: ByteBuffer, at offset: Int64) async throws -> NodeAttributes {
+        let end = offset + Int64(data.readableBytes)
+        if stream != nil, offset < streamSealed { await abandonStream("a write before the streamed part") }
+        try file.write(data, at: offset)
+        if offset > size {
+            present.insert(size..<offset)
+            dirty.insert(size..<offset)
+        }
+        present.insert(offset..<end)
+        dirty.insert(offset..<end)
+        attributes.size = max(size, end)
+        changed(touch: true)
+        try await streamIfSequential()
+        return attributes
+    }
+
+    /// A file that is new (or was truncated to nothing) and is written in order goes out in parts now.
+    func streamIfSequential() async throws {
+        guard !streamDisabled, baseValid == 0 else { return }
+        let sealed = MultipartWriter.boundary(settings.plan, atMost: size)
+        guard sealed > streamSealed else { return }
+        if stream == nil {
+            stream = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
+                                     budget: settings.budget, concurrency: settings.concurrency, maxAhead: settings.maxAhead,
+                                     metadata: uploadMetadata, contentType: contentType, logger: logger)
+        }
+        streamSealed = sealed
+        do {
+            try await stream?.advance(sealedEnd: sealed)
+        } catch {
+            // The data is all here: the upload at flush sends it again in one go.
+            await abandonStream("a part failed: \(error)")
+        }
+    }
+
+    func abandonStream(_ why: String) async {
+        guard let s = stream else { return }
+        stream = nil
+        streamDisabled = true
+        streamSealed = 0
+        logger.debug("\(key): streaming upload abandoned (\(why)); the file is sent whole at close")
+        await s.abort()
+    }
+
+    public func truncate(to newSize: Int64) async throws -> NodeAttributes {
+        guard newSize >= 0 else { throw FSError(EINVAL) }
+        if stream != nil, newSize < streamSealed { await abandonStream("truncated") }
+        try file.truncate(newSize)
+        if newSize < size {
+            present.truncate(at: newSize)
+            dirty.truncate(at: newSize)
+            baseValid = min(baseValid, newSize)
+        } else if newSize > size {
+            present.insert(size..<newSize)
+            dirty.insert(size..<newSize)
+        }
+        attributes.size = newSize
+        changed(touch: true)
+        return attributes
+    }
+
+    public func read(at offset: Int64, count: Int) async throws -> ByteBuffer {
+        let end = min(size, offset + Int64(count))
+        guard offset < end else { return ByteBuffer() }
+        try await fetch(offset..<end)
+        return try file.read(at: offset, count: Int(end - offset))
+    }
+
+    /// Makes `r` local: fetches the bytes of the stored object it still needs.
+    func fetch(_ r: Range<Int64>) async throws {
+        let wanted = r.clamped(to: 0..<baseValid)
+        guard let base, !wanted.isEmpty else { return }
+        var pieces: [Range<Int64>] = []
+        for gap in present.gaps(in: wanted) {
+            var s = gap.lowerBound
+            while s < gap.upperBound {
+                let e = min(gap.upperBound, s + Int64(settings.fetchChunk))
+                pieces.append(s..<e)
+                s = e
+            }
+        }
+        guard !pieces.isEmpty else { return }
+        let (client, bucket) = (client, bucket)
+        try await withThrowingTaskGroup(of: (Range<Int64>, ByteBuffer).self) { group in
+            var next = 0
+            func launch() {
+                guard next < pieces.count else { return }
+                let p = pieces[next]
+                next += 1
+                group.addTask {
+                    let out = try await client.getObject(bucket, key: base.key, range: p.lowerBound...(p.upperBound - 1),
+                                                         ifMatch: base.etag, maxBytes: Int(p.count))
+                    guard let body = out.body, body.readableBytes == p.count else {
+                        throw FSError(EIO, "\(base.key): short read of the stored object")
+                    }
+                    return (p, body)
+                }
+            }
+            for _ in 0..<settings.concurrency { launch() }
+            while let (p, body) = try await group.next() {
+                // Bytes written while the GET was out are newer than the stored ones: keep them.
+                for g in present.gaps(in: p) where g.upperBound <= baseValid {
+                    guard let slice = body.getSlice(at: body.readerIndex + Int(g.lowerBound - p.lowerBound), length: Int(g.count)) else {
+                        throw FSError(EIO, "\(key): short read of the stored object")
+                    }
+                    try file.write(slice, at: g.lowerBound)
+                    present.insert(g)
+                }
+                launch()
+            }
+        }
+    }
+
+    /// Fetches every byte still only in the stored object (before that object goes away).
+    public func materialize() async throws { try await fetch(0..<size) }
+
+    // MARK: metadata and names
+
+    public func setAttributes(_ body: (inout NodeAttributes) -> Void) -> NodeAttributes {
+        let oldSize = size
+        body(&attributes)
+        attributes.size = oldSize
+        changed(touch: false)
+        return attributes
+    }
+
+    public func markUnlinked() {
+        unlinked = true
+        needsUpload = false
+        Task { await abandonStream("unlinked") }
+    }
+
+    /// The file now lives at `newKey`; `stored` is the object there (nil if it was never stored).
+    public func rekey(to newKey: String, stored: ObjectVersion?) async {
+        await abandonStream("renamed")
+        streamDisabled = false
+        key = newKey
+        if let stored { base = stored } else if base != nil {
+            base = nil
+            baseValid = 0
+        }
+        try? area.save(manifest(.open), id: id, sync: false)
+    }
+
+    /// Whether the file was ever stored (a new file that was never flushed was not).
+    public var isStored: Bool { base != nil }
+
+    // MARK: upload
+
+    /// Uploads the file if it changed since the last upload. Returns the stored object, or nil
+    /// if there was nothing to do. On failure everything stays staged (manifest `pending`).
+    public func flush() async throws -> StoredObject? {
+        while uploading { await withCheckedContinuation { uploadWaiters.append($0) } }
+        guard needsUpload, !unlinked else { return nil }
+        uploading = true
+        defer {
+            uploading = false
+            let w = uploadWaiters
+            uploadWaiters = []
+            w.forEach { $0.resume() }
+        }
+        let gen = generation
+        let uploadSize = size
+        let (sentBefore, copiedBefore) = (bytesSent, bytesCopied)
+        do {
+            let etag = try await upload(size: uploadSize)
+            logger.info("stored \(key): \(uploadSize) bytes, \(bytesSent - sentBefore) sent, \(bytesCopied - copiedBefore) copied on the server")
+            base = ObjectVersion(key: key, etag: etag, size: uploadSize)
+            baseValid = min(uploadSize, size)
+            if generation == gen {
+                needsUpload = false
+                dirty = RangeSet()
+            }
+            streamDisabled = false
+            attributes.etag = etag
+            return StoredObject(etag: etag, size: uploadSize)
+        } catch {
+            do { try area.save(manifest(.pending), id: id) } catch { logger.error("\(key): cannot record staged state: \(error)") }
+            throw error
+        }
+    }
+
+    func upload(size uploadSize: Int64) async throws -> String {
+        let meta = uploadMetadata
+        if let s = stream {
+            stream = nil
+            streamSealed = 0
+            do {
+                if let etag = try await s.finish(size: uploadSize) {
+                    bytesSent += await s.bytesSent
+                    return etag
+                }
+            } catch {
+                await s.abort()
+                streamDisabled = true
+                throw error
+            }
+        }
+        if uploadSize <= settings.plan.minPartSize {
+            try await fetch(0..<uploadSize)
+            let body = try file.read(at: 0, count: Int(uploadSize))
+            let etag = try await client.putObject(bucket, key: key, body: body, contentType: contentType, metadata: meta)
+            bytesSent += uploadSize
+            return etag
+        }
+        var copyable = RangeSet()
+        if base != nil {
+            copyable.insert(0..<min(baseValid, uploadSize))
+            for d in dirty.ranges { copyable.remove(d) }
+        }
+        let parts = UploadPlanner.plan(size: uploadSize, copyable: copyable, maxParts: settings.plan.maxParts,
+                                       localPart: max(settings.plan.minPartSize, 16 << 20))
+        for p in parts where p.source == .local { try await fetch(p.range) }
+        let uploadId = try await client.createMultipartUpload(bucket, key: key, contentType: contentType, metadata: meta)
+        do {
+            let completed = try await sendParts(parts, uploadId: uploadId)
+            return try await client.completeMultipartUpload(bucket, key: key, uploadId: uploadId, parts: completed)
+        } catch {
+            do { try await client.abortMultipartUpload(bucket, key: key, uploadId: uploadId) } catch {
+                logger.warning("could not abort upload of \(key): \(error); `bucketfs uploads clean` removes it")
+            }
+            throw error
+        }
+    }
+
+    func sendParts(_ parts: [PlannedPart], uploadId: String) async throws -> [CompletedPart] {
+        let (client, bucket, key, file, budget, base) = (client, bucket, key, file, settings.budget, base)
+        var out: [CompletedPart] = []
+        var sent: Int64 = 0, copied: Int64 = 0
+        try await withThrowingTaskGroup(of: (CompletedPart, Int64).self) { group in
+            var next = 0
+            func launch() {
+                guard next < parts.count else { return }
+                let p = parts[next]
+                next += 1
+                group.addTask {
+                    switch p.source {
+                    case .copy:
+                        guard let base else { throw FSError(EIO, "copy part without a stored object") }
+                        let range = p.range.lowerBound...(p.range.upperBound - 1)
+                        func copy(ifMatch: String?) async throws -> String {
+                            try await client.uploadPartCopy(bucket, key: key, uploadId: uploadId, partNumber: p.number,
+                                                            sourceBucket: bucket, sourceKey: base.key, range: range, sourceIfMatch: ifMatch)
+                        }
+                        let etag: String
+                        do {
+                            etag = try await copy(ifMatch: base.etag)
+                        } catch let e as S3Error where e.httpStatus == 412 {
+                            // OpenStack Swift refuses x-amz-copy-source-if-match on a part copy of a
+                            // multipart object even when it matches: check the ETag with a HEAD instead.
+                            let now = try await client.headObject(bucket, key: base.key)
+                            guard now.etag == base.etag else { throw e }
+                            etag = try await copy(ifMatch: nil)
+                        }
+                        return (CompletedPart(partNumber: p.number, etag: etag), -Int64(p.range.count))
+                    case .local:
+                        let etag = try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: p.number,
+                                                             file: file, range: p.range, budget: budget)
+                        return (CompletedPart(partNumber: p.number, etag: etag), Int64(p.range.count))
+                    }
+                }
+            }
+            for _ in 0..<settings.concurrency { launch() }
+            while let (c, n) = try await group.next() {
+                out.append(c)
+                if n >= 0 { sent += n } else { copied -= n }
+                launch()
+            }
+        }
+        bytesSent += sent
+        bytesCopied += copied
+        return out.sorted { $0.partNumber < $1.partNumber }
+    }
+
+    /// Closes and deletes the local copy (after a successful upload, or for an unlinked file).
+    public func discard() async {
+        await abandonStream("discarded")
+        file.close()
+        area.remove(id)
+    }
+
+    /// Closes the local copy and leaves it on disk (unmount with an upload still owed).
+    public func closeKeeping() {
+        try? area.save(manifest(.pending), id: id)
+        file.close()
+    }
+}

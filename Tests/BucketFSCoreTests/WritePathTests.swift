@@ -1,0 +1,150 @@
+import Glibc
+import Logging
+import NIOCore
+import S3
+import TestSupport
+import XCTest
+@testable import BucketFSCore
+
+/// The write path's pieces without a mount: range sets, upload plans, metadata encoding, and a
+/// staged file against the real servers (streamed upload, server-side copies, reads of ranges).
+final class WritePathTests: XCTestCase {
+    func testRangeSet() {
+        var s = RangeSet()
+        s.insert(10..<20)
+        s.insert(30..<40)
+        s.insert(20..<25)
+        XCTAssertEqual(s.ranges, [10..<25, 30..<40])
+        XCTAssertEqual(s.gaps(in: 0..<50), [0..<10, 25..<30, 40..<50])
+        XCTAssertTrue(s.contains(12..<24))
+        XCTAssertFalse(s.contains(24..<31))
+        s.remove(15..<35)
+        XCTAssertEqual(s.ranges, [10..<15, 35..<40])
+        s.insert(0..<100)
+        XCTAssertEqual(s.ranges, [0..<100])
+        s.truncate(at: 60)
+        XCTAssertEqual(s.ranges, [0..<60])
+        XCTAssertEqual(s.totalBytes, 60)
+        XCTAssertEqual(s.intersection(50..<70), [50..<60])
+    }
+
+    /// Every plan covers the file in order, respects the part-size limits and the part count,
+    /// and copies only unchanged bytes.
+    func checkPlan(size: Int64, copyable: RangeSet, maxParts: Int, file: StaticString = #filePath, line: UInt = #line) -> [PlannedPart] {
+        let parts = UploadPlanner.plan(size: size, copyable: copyable, maxParts: maxParts)
+        var cursor: Int64 = 0
+        for (i, p) in parts.enumerated() {
+            XCTAssertEqual(p.number, i + 1, file: file, line: line)
+            XCTAssertEqual(p.range.lowerBound, cursor, file: file, line: line)
+            if i < parts.count - 1 { XCTAssertGreaterThanOrEqual(p.range.count, 5 << 20, "part \(p.number)", file: file, line: line) }
+            XCTAssertLessThanOrEqual(Int64(p.range.count), 5 << 30, file: file, line: line)
+            if p.source == .copy { XCTAssertTrue(copyable.contains(p.range), "copy part \(p.range)", file: file, line: line) }
+            cursor = p.range.upperBound
+        }
+        XCTAssertEqual(cursor, size, file: file, line: line)
+        XCTAssertLessThanOrEqual(parts.count, maxParts, file: file, line: line)
+        return parts
+    }
+
+    func testUploadPlans() {
+        let gib: Int64 = 1 << 30, mib: Int64 = 1 << 20
+        // An append of 1 MiB to 1 GiB: everything copied but the new MiB.
+        let append = checkPlan(size: gib + mib, copyable: RangeSet(0..<gib), maxParts: 10_000)
+        XCTAssertEqual(append.filter { $0.source == .local }.map(\.range), [gib..<(gib + mib)])
+        // A small change in the middle: copies around it, the change padded to 5 MiB.
+        var holes = RangeSet(0..<(100 * mib))
+        holes.remove((50 * mib)..<(50 * mib + 10))
+        let mid = checkPlan(size: 100 * mib, copyable: holes, maxParts: 10_000)
+        let sentBytes = mid.filter { $0.source == .local }.reduce(Int64(0)) { $0 + Int64($1.range.count) }
+        XCTAssertEqual(sentBytes, 5 * mib)
+        // Many scattered changes with a small part limit: still within the limit.
+        var scattered = RangeSet(0..<(4 * gib))
+        for i in stride(from: Int64(0), to: 4 * gib, by: Int(20 * mib)) { scattered.remove(i..<(i + 1)) }
+        _ = checkPlan(size: 4 * gib, copyable: scattered, maxParts: 100)
+        // 5 TiB in 10,000 parts; a new file is all local.
+        _ = checkPlan(size: 5 << 40, copyable: RangeSet(), maxParts: 10_000)
+        XCTAssertTrue(checkPlan(size: 10, copyable: RangeSet(), maxParts: 1000).allSatisfy { $0.source == .local })
+        // Streaming parts: boundaries follow the part plan.
+        let plan = PartSizePlan(maxParts: 1000, targetObjectSize: 1000 << 30)
+        XCTAssertEqual(MultipartWriter.boundary(plan, atMost: 20 * mib), 16 * mib)
+        XCTAssertGreaterThanOrEqual(plan.capacity, 1000 << 30)
+        XCTAssertEqual(plan.partSize(1), 8 * mib)
+    }
+
+    func testMetadataEncodingRoundTrips() {
+        let a = NodeAttributes(kind: .file, size: 3, mode: 0o640, uid: 7, gid: 8, mtime: Timestamp(seconds: 1_500_000_000, nanoseconds: 5))
+        let m = MetadataCodec.encode(a)
+        XCTAssertEqual(m["mode"], String(0o100640))
+        XCTAssertEqual(m["mtime"], "1500000000.000000005")
+        let back = MetadataCodec.attributes(size: 3, etag: nil, lastModified: nil, metadata: m, isDirectory: false,
+                                            defaults: OwnershipDefaults(uid: 0, gid: 0))
+        XCTAssertEqual(back.mode, 0o640)
+        XCTAssertEqual(back.mtime, a.mtime)
+        XCTAssertEqual(MetadataCodec.encode(NodeAttributes(kind: .symlink, size: 1, mode: 0o777, uid: 0, gid: 0, mtime: Timestamp(seconds: 1)))["mode"],
+                       String(0o120777))
+    }
+
+    func testMetadataMemoIsBoundedAndFollowsETags() {
+        let memo = MetadataMemo(capacity: 2)
+        let a = NodeAttributes(kind: .file, size: 1, mode: 0o600, uid: 1, gid: 1, mtime: Timestamp(seconds: 5), etag: "e1")
+        memo.remember("a", a)
+        XCTAssertEqual(memo.recall("a", etag: "e1")?.mode, 0o600)
+        XCTAssertNil(memo.recall("a", etag: "e2"), "a changed object is not described by old metadata")
+        memo.remember("b", a)
+        memo.remember("c", a)
+        XCTAssertEqual(memo.count, 2)
+        memo.move(prefix: "c", to: "d")
+        XCTAssertNotNil(memo.recall("d", etag: "e1"))
+    }
+
+    /// A staged file against each server: a streamed new file, then an append and an overwrite
+    /// that are stored with server-side copies of the unchanged ranges.
+    func testStagedFileStreamsAndCopies() async throws {
+        try await forEachServerBucket("staged") { server, c, bucket in
+            let dir = NSTemporaryDirectory() + "bfs-staging-\(UInt32.random(in: 0...UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let logger = Logger(label: "test")
+            let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
+            let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
+                                          budget: ByteBudget(capacity: 32 << 20))
+            let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
+            let f = try StagedFile(area: area, client: c, bucket: bucket, key: "s", base: nil, attributes: attrs, metadata: [:],
+                                   contentType: nil, settings: settings, logger: logger)
+            var model = [UInt8]()
+            var x: UInt64 = 12345
+            for _ in 0..<40 {  // 40 MiB, written in order: streamed
+                var chunk = [UInt8](repeating: 0, count: 1 << 20)
+                for i in stride(from: 0, to: chunk.count, by: 8) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; chunk[i] = UInt8(truncatingIfNeeded: x) }
+                _ = try await f.write(ByteBuffer(bytes: chunk), at: Int64(model.count))
+                model += chunk
+            }
+            let first = try await f.flush()
+            XCTAssertEqual(first?.size, Int64(model.count))
+            XCTAssertTrue(first?.etag.contains("-") ?? false, "a multipart upload")
+            // Append and overwrite near the start: most of the object is copied on the server.
+            _ = try await f.write(ByteBuffer(string: "tail"), at: Int64(model.count))
+            model += Array("tail".utf8)
+            _ = try await f.write(ByteBuffer(string: "HEAD"), at: 100)
+            model.replaceSubrange(100..<104, with: Array("HEAD".utf8))
+            let sentBefore = await f.bytesSent
+            _ = try await f.flush()
+            let sent = await f.bytesSent - sentBefore
+            XCTAssertLessThanOrEqual(sent, 6 << 20, "only the changed parts travel (\(sent) bytes)")
+            let stored = try await c.getObject(bucket, key: "s", maxBytes: 64 << 20)
+            XCTAssertEqual(stored.body.map { Array($0.readableBytesView) }, model)
+            // Reads of the staged file: local bytes and past the end.
+            let r = try await f.read(at: 98, count: 8)
+            XCTAssertEqual(Array(r.readableBytesView), Array(model[98..<106]))
+            let past = try await f.read(at: Int64(model.count) + 10, count: 5)
+            XCTAssertEqual(past.readableBytes, 0)
+            _ = try await f.truncate(to: 10)
+            _ = try await f.flush()
+            let small = try await c.getObject(bucket, key: "s")
+            XCTAssertEqual(small.body.map { Array($0.readableBytesView) }, Array(model[0..<10]))
+            await f.discard()
+            XCTAssertTrue(area.scan().isEmpty, "nothing left staged")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import NIOCore
+import S3
+import TestSupport
+import XCTest
+
+/// What happens to written data when the server goes away or bucketfs is killed: nothing a
+/// program wrote and closed is lost, and no partial object ever appears.
+final class WriteFailureTests: XCTestCase {
+    func freePort() -> Int {
+        Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func waitFor(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
+    /// A writer that writes `first` MiB, says so in `status`, waits for `go`, writes `second` MiB
+    /// more and closes; it records the outcome of close (or of the last write) in `status`.
+    func writer(_ path: String, data: String, first: Int, second: Int, status: String, go: String) -> pid_t {
+        let program = """
+            import errno, os, sys, time
+            src = open(\(String(reflecting: data)), "rb").read()
+            fd = os.open(\(String(reflecting: path)), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+            out = open(\(String(reflecting: status)), "w")
+            try:
+                os.write(fd, src[:\(first) << 20])
+                out.write("written\\n"); out.flush()
+                while not os.path.exists(\(String(reflecting: go))):
+                    time.sleep(0.05)
+                os.write(fd, src[\(first) << 20:(\(first + second)) << 20])
+                os.close(fd)
+                out.write("closed ok\\n")
+            except OSError as e:
+                out.write("error " + errno.errorcode.get(e.errno, str(e.errno)) + "\\n")
+            out.flush()
+            """
+        let script = status + ".py"
+        try? program.write(toFile: script, atomically: true, encoding: .utf8)
+        return spawnBackground("exec /usr/bin/python3 \(shellQuote(script))")
+    }
+
+    func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+    func testServerStoppedDuringWriteThenBack() async throws {
+        guard let real = try TestServer.all().first(where: { !$0.isSwift }) else { return }
+        let c = try real.client()
+        let bucket = uniqueBucket("outage")
+        try await c.createBucket(bucket)
+        let port = freePort()
+        let proxyScript = MountFixture.packageRoot + "/scripts/tcp_proxy.py"
+        let startProxy = { spawnBackground("exec /usr/bin/python3 \(shellQuote(proxyScript)) \(port) \(real.endpoint.port ?? 80)") }
+        var proxy = startProxy()
+        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
+        var proxied = real
+        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
+        let up = await waitFor(10) { sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 }
+        XCTAssertTrue(up, "proxy listening")
+
+        let dir = MountFixture.runDir + "/outage-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let data = testBytes(20 << 20, seed: 7)
+        try Data(data).write(to: URL(fileURLWithPath: dir + "/data"))
+        let m = MountFixture(server: proxied)
+        try m.mount(bucket, options: "upload_retry=1,retries=2,logfile=\(dir)/log")
+        defer { m.unmount() }
+
+        let pid = writer(m.path("f"), data: dir + "/data", first: 12, second: 8, status: dir + "/status", go: dir + "/go")
+        let half = await waitFor(60) { read(dir + "/status").contains("written") }
+        XCTAssertTrue(half, "writer started")
+        // The server stops in the middle of the write.
+        kill(proxy, SIGKILL)
+        _ = waitExit(proxy, timeout: 5)
+        FileManager.default.createFile(atPath: dir + "/go", contents: nil)
+        XCTAssertEqual(waitExit(pid, timeout: 120), 0)
+        let outcome = read(dir + "/status")
+        XCTAssertTrue(outcome.contains("error"), "close reports the failed upload: \(outcome)")
+        XCTAssertFalse(outcome.contains("closed ok"), outcome)
+        // The data stays staged on disk...
+        let staged = sh("find \(shellQuote(m.stagingDir)) -name '*.data' -size 20480k | wc -l").out
+        XCTAssertEqual(staged, "1\n", "staged data survives: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
+        XCTAssertTrue(read(dir + "/log").contains("stays staged"), read(dir + "/log"))
+        // ...and reaches the bucket once the server is back.
+        proxy = startProxy()
+        let stored = try await waitFor(90) {
+            do { return try await c.headObject(bucket, key: "f").size == Int64(data.count) } catch { return false }
+        }
+        XCTAssertTrue(stored, "uploaded after the server returned; log: \(read(dir + "/log"))")
+        if stored {
+            let got = try await c.getObject(bucket, key: "f", maxBytes: 64 << 20)
+            XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, data)
+        }
+        XCTAssertEqual(sh("cmp \(shellQuote(dir + "/data")) \(shellQuote(m.path("f")))").status, 0)
+        m.unmount()
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func testKilledDuringWriteLeavesNoPartialObject() async throws {
+        try await forEachServerBucket("killed") { server, c, bucket in
+            let dir = MountFixture.runDir + "/killed-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try Data(testBytes(32 << 20, seed: 3)).write(to: URL(fileURLWithPath: dir + "/data"))
+            let m = MountFixture(server: server)
+            try m.mount(bucket, options: "logfile=\(dir)/log")
+            defer { m.unmount() }
+            let pid = writer(m.path("f"), data: dir + "/data", first: 24, second: 8, status: dir + "/status", go: dir + "/go")
+            let written = await waitFor(60) { read(dir + "/status").contains("written") }
+            XCTAssertTrue(written, "writer started")
+            // Parts are streaming: the multipart upload exists.
+            let streaming = try await waitFor(30) { try await c.listAllMultipartUploads(bucket).contains { $0.key == "f" } }
+            XCTAssertTrue(streaming, "[\(server.name)] upload started while writing")
+            XCTAssertEqual(sh("pkill -KILL -f -- \(shellQuote("[b]ucketfs .*" + m.mountpoint))").status, 0)
+            kill(pid, SIGKILL)
+            _ = waitExit(pid, timeout: 10)
+            sh("fusermount3 -uz \(shellQuote(m.mountpoint))")
+            m.mounted = false
+
+            // No partial object; the orphaned upload is listed and cleaned.
+            do {
+                _ = try await c.headObject(bucket, key: "f")
+                XCTFail("[\(server.name)] a partial object is visible")
+            } catch let e as S3Error where e.errno == ENOENT {}
+            let cli = "\(m.environment) \(shellQuote(MountFixture.binary))"
+            var r = sh("\(cli) uploads list \(bucket)")
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.out.contains(" f\n") || r.out.hasSuffix(" f") || r.out.contains("f"), "[\(server.name)] \(r.out)")
+            r = sh("\(cli) uploads clean \(bucket) --older-than 0s")
+            XCTAssertEqual(r.status, 0, r.err)
+            let left = try await c.listAllMultipartUploads(bucket)
+            XCTAssertTrue(left.isEmpty, "[\(server.name)] \(left)")
+
+            // The next mount with the same staging directory keeps the unclosed data aside and says where.
+            try m.mount(bucket, options: "logfile=\(dir)/log2")
+            let log = read(dir + "/log2")
+            XCTAssertTrue(log.contains("was being written when an earlier mount stopped; its data is kept in"), log)
+            XCTAssertEqual(sh("find \(shellQuote(m.stagingDir))/recovered -type f -size 24576k | wc -l").out, "1\n")
+            XCTAssertEqual(sh("ls \(shellQuote(m.path("")))").out, "", "nothing appears in the bucket")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+}
