@@ -586,6 +586,9 @@ extension BucketFileSystem {
                 logger.warning("staging: \(m.key) was being written when an earlier mount stopped; its data is kept in \(path)")
             }
         }
+        for path in area.keepAsideUnnamed() {
+            logger.warning("staging: a small file was being written when an earlier mount stopped; its data is kept in \(path)")
+        }
     }
 
     func startRetries() {

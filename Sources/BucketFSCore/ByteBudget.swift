@@ -28,6 +28,15 @@ public final class ByteBudget: Sendable {
         }
     }
 
+    /// Takes `bytes` only if they fit now and nobody is waiting; never waits.
+    public func tryAcquire(_ bytes: Int) -> Bool {
+        state.withLock { s in
+            guard s.waiters.isEmpty, s.used + bytes <= capacity else { return false }
+            s.used += bytes
+            return true
+        }
+    }
+
     public func release(_ bytes: Int) {
         let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.used -= bytes

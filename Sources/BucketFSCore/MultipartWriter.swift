@@ -35,12 +35,92 @@ actor MultipartWriter {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes sent in part bodies (for the statistics).
     private(set) var bytesSent: Int64 = 0
+    /// The written bytes from `memoryStart` on, as the writes delivered them, while the file is
+    /// written strictly in order and the shared budget has room: parts are sent from here
+    /// instead of being read back from the staged file.
+    private var memory: [ByteBuffer] = []
+    private var memoryStart: Int64 = 0
+    private var memoryEnd: Int64 = 0
+    private var memoryUsable = true
+    /// Where a new in-memory run may start after the budget had no room (a part boundary).
+    private var resumeAt: Int64 = 0
 
     init(client: S3Client, bucket: String, key: String, file: LocalFile, plan: PartSizePlan, budget: ByteBudget,
-         concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?, logger: Logger) {
+         concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?, memoryFrom: Int64 = 0,
+         logger: Logger) {
         self.client = client; self.bucket = bucket; self.key = key; self.file = file; self.plan = plan
         self.budget = budget; self.concurrency = max(1, concurrency); self.maxAhead = maxAhead
         self.metadata = metadata; self.contentType = contentType; self.logger = logger
+        resumeAt = memoryFrom
+        if memoryFrom > 0 { memoryEnd = -1 }
+    }
+
+    /// Offers the bytes of a write at `offset` (already in the staged file) to be sent from memory.
+    func offer(_ data: ByteBuffer, at offset: Int64) {
+        guard memoryUsable else { return }
+        let n = data.readableBytes
+        if memory.isEmpty && offset == resumeAt && offset >= nextStart {
+            // A new run starts at a part boundary.
+            memoryStart = offset
+            memoryEnd = offset
+        }
+        guard offset == memoryEnd, memoryEnd >= memoryStart else {
+            if offset < memoryEnd { dropMemory() }  // an overwrite: memory is stale for good
+            return
+        }
+        if budget.tryAcquire(n) {
+            memory.append(data)
+            memoryEnd += Int64(n)
+        } else {
+            // No room now: this part is read back from the file; the next part may use memory again.
+            releaseMemory()
+            resumeAt = Self.nextBoundary(plan, after: offset + Int64(n))
+            memoryEnd = -1
+        }
+    }
+
+    /// The first part boundary above `offset`.
+    static func nextBoundary(_ plan: PartSizePlan, after offset: Int64) -> Int64 {
+        var end: Int64 = 0
+        var n = 1
+        while n <= plan.maxParts && end <= offset {
+            end += plan.partSize(n)
+            n += 1
+        }
+        return end
+    }
+
+    private func releaseMemory() {
+        let held = memory.reduce(0) { $0 + $1.readableBytes }
+        memory = []
+        if held > 0 { budget.release(held) }
+    }
+
+    /// From now on parts are read back from the staged file (the file was changed out of order).
+    func dropMemory() {
+        memoryUsable = false
+        releaseMemory()
+    }
+
+    /// The in-memory bytes of `range` (the next part), taken out of `memory`; nil if not all there.
+    private func takeMemory(_ range: Range<Int64>) -> [ByteBuffer]? {
+        guard memoryUsable, memoryStart == range.lowerBound, range.upperBound <= memoryEnd else { return nil }
+        var out: [ByteBuffer] = []
+        var need = Int(range.count)
+        while need > 0, !memory.isEmpty {
+            var first = memory.removeFirst()
+            if first.readableBytes <= need {
+                need -= first.readableBytes
+                out.append(first)
+            } else {
+                guard let head = first.readSlice(length: need) else { return nil }
+                out.append(head)
+                memory.insert(first, at: 0)
+                need = 0
+            }
+        }
+        memoryStart = range.upperBound
+        return out
     }
 
     /// Where the parts handed out so far end: bytes below it must not change any more.
@@ -96,11 +176,17 @@ actor MultipartWriter {
         inflight += 1
         let (client, bucket, key, file, budget) = (client, bucket, key, file, budget)
         let bytes = Int(range.count)
+        let inMemory = takeMemory(range)
         Task.detached {
             let result: Result<String, any Error>
             do {
-                result = .success(try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: number,
-                                                            file: file, range: range, budget: budget))
+                if let inMemory {
+                    result = .success(try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: number,
+                                                                buffers: inMemory, held: bytes, budget: budget))
+                } else {
+                    result = .success(try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: number,
+                                                                file: file, range: range, budget: budget))
+                }
             } catch {
                 result = .failure(error)
             }
@@ -135,13 +221,17 @@ actor MultipartWriter {
     /// nil when no part was ever started (the caller stores the file with one PUT instead).
     func finish(size: Int64) async throws -> String? {
         while creating { await waitForProgress() }
-        guard let uploadId else { return nil }
+        guard let uploadId else {
+            dropMemory()
+            return nil
+        }
         sealed = size
         while true {
             pump(final: true)
             if inflight == 0 { break }
             await waitForProgress()
         }
+        dropMemory()
         if let failure { throw failure }
         guard nextStart == size else { throw FSError(EFBIG, "\(key): larger than \(plan.maxParts) parts can hold") }
         let parts = completed.sorted { $0.partNumber < $1.partNumber }
@@ -151,6 +241,7 @@ actor MultipartWriter {
     /// Stops: waits for parts in flight, then aborts the upload (best effort).
     func abort() async {
         failure = failure ?? CancellationError()
+        dropMemory()
         while inflight > 0 || creating { await waitForProgress() }
         guard let id = uploadId else { return }
         uploadId = nil

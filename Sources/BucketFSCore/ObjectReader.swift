@@ -175,8 +175,9 @@ public final class ObjectReader: Sendable {
         let length = Int(stop - start)
         var buffer = ByteBufferAllocator().buffer(capacity: length)
         let count = try await buffer.writeWithUnsafeMutableBytesAsync(length) { dest in
-            try await self.client.getObject(self.bucket, key: object.key, range: start...(stop - 1),
-                                            ifMatch: object.etag.isEmpty ? nil : object.etag, into: dest).count
+            try await self.client.readUnchanged(self.bucket, key: object.key, etag: object.etag) { ifMatch in
+                try await self.client.getObject(self.bucket, key: object.key, range: start...(stop - 1), ifMatch: ifMatch, into: dest).count
+            }
         }
         guard count == length else {
             throw FSError(5, "short read of \(object.key): \(count) of \(length) bytes (object changed?)")

@@ -9,6 +9,29 @@ enum PartUpload {
     static let bufferedPartLimit = 16 << 20
     static let chunk = 1 << 20
 
+    /// Sends a part held in memory as the writes delivered it (no copy, no read back); `held`
+    /// bytes of `budget` were taken for it and are given back when it is done.
+    static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
+                     buffers: [ByteBuffer], held: Int, budget: ByteBudget) async throws -> String {
+        defer { budget.release(held) }
+        var md5 = Insecure.MD5()
+        var length: Int64 = 0
+        for b in buffers {
+            b.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+            length += Int64(b.readableBytes)
+        }
+        let digest = Data(md5.finalize()).base64EncodedString()
+        let body = StreamedBody(length: length) {
+            var i = 0
+            return AsyncThrowingStream(unfolding: {
+                guard i < buffers.count else { return nil }
+                i += 1
+                return buffers[i - 1]
+            })
+        }
+        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body, contentMD5: digest)
+    }
+
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
                      file: LocalFile, range: Range<Int64>, budget: ByteBudget) async throws -> String {
         let length = Int(range.count)

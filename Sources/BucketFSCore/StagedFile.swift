@@ -89,11 +89,19 @@ public actor StagedFile {
         extraMetadata = metadata.filter { !MetadataCodec.ownedNames.contains($0.key) }
         self.contentType = contentType
         needsUpload = base == nil
-        if let base { try file.truncate(base.size) }
-        try area.save(StagedManifest(bucket: bucket, key: key, baseETag: base?.etag, baseSize: base?.size ?? 0,
-                                     baseValid: base?.size ?? 0, size: base?.size ?? 0, present: RangeSet(), dirty: RangeSet(),
-                                     metadata: metadata, contentType: contentType, state: .open), id: id, sync: false)
+        if let base {
+            try file.truncate(base.size)
+            try area.save(StagedManifest(bucket: bucket, key: key, baseETag: base.etag, baseSize: base.size,
+                                         baseValid: base.size, size: base.size, present: RangeSet(), dirty: RangeSet(),
+                                         metadata: metadata, contentType: contentType, state: .open), id: id, sync: false)
+            manifestWritten = true
+        }
     }
+
+    /// Whether a manifest describes this file on disk yet. A new file gets one once it holds more
+    /// than `manifestThreshold` bytes (or its upload fails), so small files cost no extra writes.
+    var manifestWritten = false
+    static let manifestThreshold: Int64 = 1 << 20
 
     /// A staged file an earlier mount left behind.
     public init(recovering id: String, _ m: StagedManifest, area: StagingArea, client: S3Client,
@@ -150,20 +158,29 @@ public actor StagedFile {
         dirty.insert(offset..<end)
         attributes.size = max(size, end)
         changed(touch: true)
-        try await streamIfSequential()
+        if !manifestWritten && size > Self.manifestThreshold {
+            try area.save(manifest(.open), id: id, sync: false)
+            manifestWritten = true
+        }
+        try await streamIfSequential(data, at: offset)
         return attributes
     }
 
     /// A file that is new (or was truncated to nothing) and is written in order goes out in parts now.
-    func streamIfSequential() async throws {
-        guard !streamDisabled, baseValid == 0 else { return }
-        let sealed = MultipartWriter.boundary(settings.plan, atMost: size)
-        guard sealed > streamSealed else { return }
+    func streamIfSequential(_ data: ByteBuffer, at offset: Int64) async throws {
+        // Small files (up to 1 MiB) never stream: they are one PUT at close.
+        guard !streamDisabled, baseValid == 0, stream != nil || size > Self.manifestThreshold else { return }
         if stream == nil {
+            // Bytes written so far are read back from the file; later ones are sent from memory
+            // from the next part boundary on.
+            let from = offset == 0 ? 0 : MultipartWriter.nextBoundary(settings.plan, after: offset)
             stream = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
                                      budget: settings.budget, concurrency: settings.concurrency, maxAhead: settings.maxAhead,
-                                     metadata: uploadMetadata, contentType: contentType, logger: logger)
+                                     metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
         }
+        await stream?.offer(data, at: offset)
+        let sealed = MultipartWriter.boundary(settings.plan, atMost: size)
+        guard sealed > streamSealed else { return }
         streamSealed = sealed
         do {
             try await stream?.advance(sealedEnd: sealed)
@@ -185,6 +202,7 @@ public actor StagedFile {
     public func truncate(to newSize: Int64) async throws -> NodeAttributes {
         guard newSize >= 0 else { throw FSError(EINVAL) }
         if stream != nil, newSize < streamSealed { await abandonStream("truncated") }
+        await stream?.dropMemory()
         try file.truncate(newSize)
         if newSize < size {
             present.truncate(at: newSize)
@@ -228,8 +246,10 @@ public actor StagedFile {
                 let p = pieces[next]
                 next += 1
                 group.addTask {
-                    let out = try await client.getObject(bucket, key: base.key, range: p.lowerBound...(p.upperBound - 1),
-                                                         ifMatch: base.etag, maxBytes: Int(p.count))
+                    let out = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { ifMatch in
+                        try await client.getObject(bucket, key: base.key, range: p.lowerBound...(p.upperBound - 1),
+                                                   ifMatch: ifMatch, maxBytes: Int(p.count))
+                    }
                     guard let body = out.body, body.readableBytes == p.count else {
                         throw FSError(EIO, "\(base.key): short read of the stored object")
                     }
@@ -382,16 +402,7 @@ public actor StagedFile {
                             try await client.uploadPartCopy(bucket, key: key, uploadId: uploadId, partNumber: p.number,
                                                             sourceBucket: bucket, sourceKey: base.key, range: range, sourceIfMatch: ifMatch)
                         }
-                        let etag: String
-                        do {
-                            etag = try await copy(ifMatch: base.etag)
-                        } catch let e as S3Error where e.httpStatus == 412 {
-                            // OpenStack Swift refuses x-amz-copy-source-if-match on a part copy of a
-                            // multipart object even when it matches: check the ETag with a HEAD instead.
-                            let now = try await client.headObject(bucket, key: base.key)
-                            guard now.etag == base.etag else { throw e }
-                            etag = try await copy(ifMatch: nil)
-                        }
+                        let etag = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { try await copy(ifMatch: $0) }
                         return (CompletedPart(partNumber: p.number, etag: etag), -Int64(p.range.count))
                     case .local:
                         let etag = try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: p.number,

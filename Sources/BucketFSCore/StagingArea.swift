@@ -90,6 +90,22 @@ public final class StagingArea: Sendable {
         return out
     }
 
+    /// Data files without a manifest: small files that were still being written when an earlier
+    /// mount stopped (a manifest is written once a file holds more than 1 MiB). Moved aside like
+    /// the others; returns where they went.
+    public func keepAsideUnnamed() -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var out: [String] = []
+        for name in names where name.hasSuffix(".data") {
+            let id = String(name.dropLast(5))
+            guard !FileManager.default.fileExists(atPath: manifestPath(id)) else { continue }
+            mkdir(recoveredDirectory, 0o700)
+            let target = recoveredDirectory + "/unnamed." + id
+            if rename(dataPath(id), target) == 0 { out.append(target) }
+        }
+        return out
+    }
+
     /// Moves a staged file nobody closed out of the way, under a name that says what it was;
     /// returns where it now is.
     public func keepAside(_ id: String, _ m: StagedManifest) -> String {

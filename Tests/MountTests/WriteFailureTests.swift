@@ -120,7 +120,7 @@ final class WriteFailureTests: XCTestCase {
             // Parts are streaming: the multipart upload exists.
             let streaming = try await waitFor(30) { try await c.listAllMultipartUploads(bucket).contains { $0.key == "f" } }
             XCTAssertTrue(streaming, "[\(server.name)] upload started while writing")
-            XCTAssertEqual(sh("pkill -KILL -f -- \(shellQuote("[b]ucketfs .*" + m.mountpoint))").status, 0)
+            XCTAssertEqual(sh("pkill -KILL -f -- \(shellQuote("[ ]" + m.mountpoint + " "))").status, 0)
             kill(pid, SIGKILL)
             _ = waitExit(pid, timeout: 10)
             sh("fusermount3 -uz \(shellQuote(m.mountpoint))")
