@@ -163,6 +163,12 @@ final class WriteMountTests: XCTestCase {
                 fd = os.open(d + "/timed", os.O_CREAT | os.O_WRONLY, 0o644)
                 os.write(fd, b"t"); os.utime(d + "/timed", (1300000000, 1300000000)); os.close(fd)
                 out.append("timed=%d" % os.stat(d + "/timed").st_mtime)
+                # Two writers of one file see one file; the last close stores it.
+                a = os.open(d + "/shared", os.O_CREAT | os.O_RDWR, 0o644)
+                b = os.open(d + "/shared", os.O_RDWR)
+                os.write(a, b"aaaa"); os.pwrite(b, b"bb", 2)
+                out.append("shared=" + os.pread(a, 10, 0).decode())
+                os.close(a); os.close(b)
                 # Clear errnos for what a bucket cannot hold.
                 out.append("fifo=" + err(lambda: os.mkfifo(d + "/fifo")))
                 out.append("dev=" + err(lambda: os.mknod(d + "/dev", 0o600 | 0o020000, os.makedev(1, 3))))
@@ -177,7 +183,7 @@ final class WriteMountTests: XCTestCase {
                 print(" ".join(out))
                 """
             let r = python(program)
-            XCTAssertEqual(r.out, "created=0 trunc=10 gone=abcdef,exists=False kept=stored timed=1300000000 fifo=EPERM dev=EPERM "
+            XCTAssertEqual(r.out, "created=0 trunc=10 gone=abcdef,exists=False kept=stored timed=1300000000 shared=aabb fifo=EPERM dev=EPERM "
                            + "link=EPERM notempty=ENOTEMPTY long=ENAMETOOLONG noreplace=EEXIST over=10\n", "[\(server.name)] \(r.err)")
             let got6 = try await exists(c, bucket, "gone")
             XCTAssertFalse(got6)
@@ -185,6 +191,8 @@ final class WriteMountTests: XCTestCase {
             XCTAssertFalse(got7)
             let got8 = try await exists(c, bucket, "trunc")
             XCTAssertFalse(got8)
+            let shared = try await bytes(c, bucket, "shared")
+            XCTAssertEqual(shared, Array("aabb".utf8), "two writers, one file")
             let got9 = try await c.headObject(bucket, key: "created").size
             XCTAssertEqual(got9, 10)
             let got10 = try await c.headObject(bucket, key: "timed").metadata["mtime"]
