@@ -531,23 +531,10 @@ extension BucketFileSystem {
             token = page.nextToken
         } while token != nil
         var newETags: [String: String] = [:]
-        try await withThrowingTaskGroup(of: (String, String).self) { group in
-            var next = 0
-            func launch() {
-                guard next < keys.count else { return }
-                let o = keys[next]
-                next += 1
-                group.addTask {
-                    let target = newPrefix + o.key.dropFirst(prefix.count)
-                    return (target, try await self.copyObject(o.key, to: target, size: o.size))
-                }
-            }
-            for _ in 0..<16 { launch() }
-            while let (k, e) = try await group.next() {
-                newETags[k] = e
-                launch()
-            }
-        }
+        try await forEachConcurrently(keys, limit: 16, { o in
+            let target = newPrefix + o.key.dropFirst(prefix.count)
+            return (target, try await self.copyObject(o.key, to: target, size: o.size))
+        }, each: { (k: String, e: String) in newETags[k] = e })
         var i = 0
         while i < keys.count {
             let batch = keys[i..<min(i + 1000, keys.count)].map(\.key)

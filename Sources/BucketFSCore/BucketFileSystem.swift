@@ -305,28 +305,17 @@ public final class BucketFileSystem: Sendable {
             if let n = inodes.child(of: dir.ino, named: entries[i].name), n.validUntil > now { return false }
             return true
         }
-        let limit = max(1, config.metadataConcurrency)
-        try await withThrowingTaskGroup(of: (Int, ObjectInfo?).self) { group in
-            var next = 0
-            func launch() {
-                guard next < todo.count else { return }
-                let i = todo[next]
-                next += 1
-                // A directory's metadata is on its marker, if it has one.
-                let key = dir.childPrefix + entries[i].name + (entries[i].attributes.kind == .directory ? "/" : "")
-                group.addTask { (i, try await self.headIfExists(key)) }
-            }
-            for _ in 0..<limit { launch() }
-            while let (i, info) = try await group.next() {
-                if let info {
-                    var attrs = attributes(for: info, isDirectory: entries[i].attributes.kind == .directory)
-                    attrs.size = entries[i].attributes.size
-                    remember(dir.childPrefix + entries[i].name, attrs)
-                    out[i].attributes = attrs
-                }
-                launch()
-            }
-        }
+        let prefix = dir.childPrefix
+        try await forEachConcurrently(todo, limit: config.metadataConcurrency, { i in
+            // A directory's metadata is on its marker, if it has one.
+            (i, try await self.headIfExists(prefix + entries[i].name + (entries[i].attributes.kind == .directory ? "/" : "")))
+        }, each: { (i: Int, info: ObjectInfo?) in
+            guard let info else { return }
+            var attrs = attributes(for: info, isDirectory: entries[i].attributes.kind == .directory)
+            attrs.size = entries[i].attributes.size
+            remember(prefix + entries[i].name, attrs)
+            out[i].attributes = attrs
+        })
         for i in out.indices {
             if let n = inodes.child(of: dir.ino, named: out[i].name), n.validUntil > now, Self.listingAgrees(n, out[i].attributes) {
                 out[i].attributes = n.attributes

@@ -239,36 +239,25 @@ public actor StagedFile {
         }
         guard !pieces.isEmpty else { return }
         let (client, bucket) = (client, bucket)
-        try await withThrowingTaskGroup(of: (Range<Int64>, ByteBuffer).self) { group in
-            var next = 0
-            func launch() {
-                guard next < pieces.count else { return }
-                let p = pieces[next]
-                next += 1
-                group.addTask {
-                    let out = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { ifMatch in
-                        try await client.getObject(bucket, key: base.key, range: p.lowerBound...(p.upperBound - 1),
-                                                   ifMatch: ifMatch, maxBytes: Int(p.count))
-                    }
-                    guard let body = out.body, body.readableBytes == p.count else {
-                        throw FSError(EIO, "\(base.key): short read of the stored object")
-                    }
-                    return (p, body)
-                }
+        try await forEachConcurrently(pieces, limit: settings.concurrency, { p in
+            let out = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { ifMatch in
+                try await client.getObject(bucket, key: base.key, range: p.lowerBound...(p.upperBound - 1),
+                                           ifMatch: ifMatch, maxBytes: Int(p.count))
             }
-            for _ in 0..<settings.concurrency { launch() }
-            while let (p, body) = try await group.next() {
-                // Bytes written while the GET was out are newer than the stored ones: keep them.
-                for g in present.gaps(in: p) where g.upperBound <= baseValid {
-                    guard let slice = body.getSlice(at: body.readerIndex + Int(g.lowerBound - p.lowerBound), length: Int(g.count)) else {
-                        throw FSError(EIO, "\(key): short read of the stored object")
-                    }
-                    try file.write(slice, at: g.lowerBound)
-                    present.insert(g)
-                }
-                launch()
+            guard let body = out.body, body.readableBytes == p.count else {
+                throw FSError(EIO, "\(base.key): short read of the stored object")
             }
-        }
+            return (p, body)
+        }, each: { (p: Range<Int64>, body: ByteBuffer) in
+            // Bytes written while the GET was out are newer than the stored ones: keep them.
+            for g in present.gaps(in: p) where g.upperBound <= baseValid {
+                guard let slice = body.getSlice(at: body.readerIndex + Int(g.lowerBound - p.lowerBound), length: Int(g.count)) else {
+                    throw FSError(EIO, "\(key): short read of the stored object")
+                }
+                try file.write(slice, at: g.lowerBound)
+                present.insert(g)
+            }
+        })
     }
 
     /// Fetches every byte still only in the stored object (before that object goes away).
@@ -387,37 +376,25 @@ public actor StagedFile {
         let (client, bucket, key, file, budget, base) = (client, bucket, key, file, settings.budget, base)
         var out: [CompletedPart] = []
         var sent: Int64 = 0, copied: Int64 = 0
-        try await withThrowingTaskGroup(of: (CompletedPart, Int64).self) { group in
-            var next = 0
-            func launch() {
-                guard next < parts.count else { return }
-                let p = parts[next]
-                next += 1
-                group.addTask {
-                    switch p.source {
-                    case .copy:
-                        guard let base else { throw FSError(EIO, "copy part without a stored object") }
-                        let range = p.range.lowerBound...(p.range.upperBound - 1)
-                        func copy(ifMatch: String?) async throws -> String {
-                            try await client.uploadPartCopy(bucket, key: key, uploadId: uploadId, partNumber: p.number,
-                                                            sourceBucket: bucket, sourceKey: base.key, range: range, sourceIfMatch: ifMatch)
-                        }
-                        let etag = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { try await copy(ifMatch: $0) }
-                        return (CompletedPart(partNumber: p.number, etag: etag), -Int64(p.range.count))
-                    case .local:
-                        let etag = try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: p.number,
-                                                             file: file, range: p.range, budget: budget)
-                        return (CompletedPart(partNumber: p.number, etag: etag), Int64(p.range.count))
-                    }
+        try await forEachConcurrently(parts, limit: settings.concurrency, { p -> (CompletedPart, Int64) in
+            switch p.source {
+            case .copy:
+                guard let base else { throw FSError(EIO, "copy part without a stored object") }
+                let range = p.range.lowerBound...(p.range.upperBound - 1)
+                let etag = try await client.readUnchanged(bucket, key: base.key, etag: base.etag) { ifMatch in
+                    try await client.uploadPartCopy(bucket, key: key, uploadId: uploadId, partNumber: p.number,
+                                                    sourceBucket: bucket, sourceKey: base.key, range: range, sourceIfMatch: ifMatch)
                 }
+                return (CompletedPart(partNumber: p.number, etag: etag), -Int64(p.range.count))
+            case .local:
+                let etag = try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: p.number,
+                                                     file: file, range: p.range, budget: budget)
+                return (CompletedPart(partNumber: p.number, etag: etag), Int64(p.range.count))
             }
-            for _ in 0..<settings.concurrency { launch() }
-            while let (c, n) = try await group.next() {
-                out.append(c)
-                if n >= 0 { sent += n } else { copied -= n }
-                launch()
-            }
-        }
+        }, each: { (c: CompletedPart, n: Int64) in
+            out.append(c)
+            if n >= 0 { sent += n } else { copied -= n }
+        })
         bytesSent += sent
         bytesCopied += copied
         return out.sorted { $0.partNumber < $1.partNumber }

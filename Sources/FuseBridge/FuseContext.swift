@@ -62,13 +62,19 @@ struct FuseRequest: @unchecked Sendable {
         done()
     }
 
-    func entry(_ node: Node) {
+    /// What the kernel is told of a node: number, attributes, and how long both hold.
+    func entryParam(_ ino: UInt64, _ attributes: NodeAttributes) -> fuse_entry_param {
         var e = fuse_entry_param()
-        e.ino = fuse_ino_t(node.ino)
+        e.ino = fuse_ino_t(ino)
         e.generation = 1
-        e.attr = StatConversion.stat(node.ino, node.attributes)
+        e.attr = StatConversion.stat(ino, attributes)
         e.attr_timeout = ctx.entryTimeout
         e.entry_timeout = ctx.entryTimeout
+        return e
+    }
+
+    func entry(_ node: Node) {
+        var e = entryParam(node.ino, node.attributes)
         fuse_reply_entry(req, &e)
         done()
     }
@@ -137,12 +143,7 @@ struct FuseRequest: @unchecked Sendable {
     func none() { fuse_reply_none(req); done() }
 
     func created(_ node: Node, fh: UInt64, keepCache: Bool) {
-        var e = fuse_entry_param()
-        e.ino = fuse_ino_t(node.ino)
-        e.generation = 1
-        e.attr = StatConversion.stat(node.ino, node.attributes)
-        e.attr_timeout = ctx.entryTimeout
-        e.entry_timeout = ctx.entryTimeout
+        var e = entryParam(node.ino, node.attributes)
         var fi = fuse_file_info()
         fi.fh = fh
         bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)

@@ -251,12 +251,7 @@ enum FuseOperations {
                     let base = buf.baseAddress!.assumingMemoryBound(to: CChar.self) + used
                     let need: Int
                     if plus {
-                        var p = fuse_entry_param()
-                        p.ino = fuse_ino_t(e.ino)
-                        p.generation = 1
-                        p.attr = StatConversion.stat(e.ino, e.attributes)
-                        p.attr_timeout = r.ctx.entryTimeout
-                        p.entry_timeout = r.ctx.entryTimeout
+                        var p = r.entryParam(e.ino, e.attributes)
                         need = fuse_add_direntry_plus(r.req, base, size - used, e.name, &p, off_t(e.nextOffset))
                     } else {
                         var st = StatConversion.stat(e.ino, e.attributes)
