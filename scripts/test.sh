@@ -9,6 +9,8 @@ cd "$here"
 bash scripts/setup.sh
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-test.XXXXXX")
+# Other users must reach the mounts below it (the permission tests run commands as nobody).
+chmod 711 "$run"
 swift_script=${SWIFT_S3API_SCRIPT:-$here/../shared/backends/swift-s3api.sh}
 cleanup() {
   set +e
