@@ -184,6 +184,7 @@ extension BucketFileSystem {
                     n.attributes = attrs
                     n.attributes.etag = stored.etag
                     n.lastOpenedETag = stored.etag
+                    n.headChecked = true
                     // What was just stored: a later chmod or utimens needs no HEAD to learn it.
                     n.userMetadata = meta
                     n.contentType = type

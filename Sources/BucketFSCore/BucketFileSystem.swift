@@ -159,7 +159,8 @@ public final class BucketFileSystem: Sendable {
             let attrs = attributes(for: info, isDirectory: false)
             remember(key, attrs)
             var n = inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
-            inodes.update(n.ino) { $0.userMetadata = info.metadata; $0.contentType = info.contentType }
+            inodes.update(n.ino) { $0.userMetadata = info.metadata; $0.contentType = info.contentType; $0.headChecked = true }
+            n.headChecked = true
             n.userMetadata = info.metadata
             n.contentType = info.contentType
             return n
@@ -195,8 +196,12 @@ public final class BucketFileSystem: Sendable {
         let attrs = attributes(for: info, isDirectory: false)
         remember(n.key, attrs)
         let deadline = ttlDeadline
-        inodes.update(n.ino) { $0.attributes = attrs; $0.validUntil = deadline; $0.userMetadata = info.metadata; $0.contentType = info.contentType }
+        inodes.update(n.ino) {
+            $0.attributes = attrs; $0.validUntil = deadline; $0.userMetadata = info.metadata; $0.contentType = info.contentType
+            $0.headChecked = true
+        }
         var m = n
+        m.headChecked = true
         m.attributes = attrs
         m.validUntil = deadline
         m.userMetadata = info.metadata
@@ -289,6 +294,7 @@ public final class BucketFileSystem: Sendable {
         if listed.kind == .directory { return memo.recall(key + "/", etag: nil) }
         guard var a = memo.recall(key, etag: listed.etag) else { return nil }
         a.size = listed.size
+        a.stored = listed.stored
         return a
     }
 
@@ -337,7 +343,11 @@ public final class BucketFileSystem: Sendable {
         let writable = flags & O_ACCMODE != O_RDONLY
         let truncate = flags & O_TRUNC != 0
         if (writable || truncate) && config.readOnly { throw FSError.readOnly }
-        if n.validUntil <= MonotonicClock.now() && stagedFile(ino) == nil { n = try await refresh(n) }
+        let staged = stagedFile(ino) != nil
+        // A writer starts from what HEAD says (If-Match and copy sources use HEAD's ETag).
+        if !staged && (n.validUntil <= MonotonicClock.now() || ((writable || truncate) && n.attributes.etag != nil && !n.headChecked)) {
+            n = try await refresh(n)
+        }
         let etag = n.attributes.etag ?? ""
         var keep = n.lastOpenedETag == etag && !etag.isEmpty
         inodes.update(ino) { $0.lastOpenedETag = etag }
@@ -377,6 +387,15 @@ public final class BucketFileSystem: Sendable {
         do {
             return try await reader.read(object, offset: offset, length: size)
         } catch let e as S3Error where e.httpStatus == 412 {
+            // Unchanged after all (same size, same LastModified) but known under another ETag:
+            // carry on under the one HEAD shows.
+            if let stored = inodes.node(ino)?.attributes.stored, let now = try? await client.headObject(bucket, key: object.key),
+               now.size == object.size, now.lastModified?.seconds == stored.seconds, now.etag != object.etag {
+                let renewed = ObjectVersion(key: object.key, etag: now.etag, size: now.size)
+                handles.withLock { $0.files[fh]?.object = renewed }
+                inodes.update(ino) { $0.attributes.etag = now.etag; $0.lastOpenedETag = now.etag }
+                return try await reader.read(renewed, offset: offset, length: size)
+            }
             // The object changed since open: forget the old attributes so the next open sees the new one.
             if let ino = handles.withLock({ $0.files[fh]?.ino }) { inodes.update(ino) { $0.validUntil = 0 } }
             throw FSError(ESTALE, "\(object.key) changed while open")

@@ -18,6 +18,8 @@ public struct Node: Sendable {
     /// The object's user metadata and content type, when a HEAD has told them (kept on rewrites).
     public var userMetadata: [String: String]?
     public var contentType: String?
+    /// Whether `attributes.etag` came from a HEAD (or a write) rather than from a listing.
+    public var headChecked = false
 
     public var isDirectory: Bool { attributes.kind == .directory }
     /// The prefix of a directory's children.
@@ -68,6 +70,7 @@ public final class InodeTable: Sendable {
         state.withLock { s in
             let ck = ChildKey(parent: parent, name: name)
             if let ino = s.children[ck], var n = s.nodes[ino], n.attributes.kind == attributes.kind {
+                if n.attributes.etag != attributes.etag { n.headChecked = false }
                 n.attributes = attributes
                 n.validUntil = validUntil
                 n.lookups += lookups

@@ -21,11 +21,20 @@ public struct NodeAttributes: Sendable, Equatable {
     public var atime: Timestamp
     /// The object's ETag (files and symlinks).
     public var etag: String?
+    /// When the server last wrote the object (LastModified), which identifies a version where an
+    /// ETag cannot: Swift s3api lists a copied multipart object under another ETag than HEAD shows.
+    public var stored: Timestamp?
 
     public init(kind: NodeKind, size: Int64, mode: UInt32, uid: UInt32, gid: UInt32, mtime: Timestamp,
                 ctime: Timestamp? = nil, atime: Timestamp? = nil, etag: String? = nil) {
         self.kind = kind; self.size = size; self.mode = mode; self.uid = uid; self.gid = gid
         self.mtime = mtime; self.ctime = ctime ?? mtime; self.atime = atime ?? mtime; self.etag = etag
+    }
+
+    func with(stored: Timestamp?) -> NodeAttributes {
+        var a = self
+        a.stored = stored
+        return a
     }
 
     /// st_mode with the file type bits.
@@ -98,6 +107,7 @@ public enum MetadataCodec {
                               gid: metadata["gid"].flatMap { UInt32($0) } ?? defaults.gid,
                               mtime: mtime, ctime: parseTime(metadata["ctime"]) ?? mtime,
                               atime: parseTime(metadata["atime"]) ?? mtime, etag: etag)
+            .with(stored: lastModified)
     }
 }
 
