@@ -286,6 +286,7 @@ extension BucketFileSystem {
         let result = try await client.copyObject(from: bucket, key: n.key, to: bucket, key: n.key, directive: .replace,
                                                  metadata: meta, contentType: n.contentType)
         a.etag = result.etag.isEmpty ? a.etag : result.etag
+        a.stored = result.lastModified
         remember(n.key, a)
         let deadline = ttlDeadline
         inodes.update(ino) { x in
@@ -466,29 +467,36 @@ extension BucketFileSystem {
             try await store(file, ino: src.ino)
         }
         let n = try node(src.ino)
-        let etag = try await copyObject(n.key, to: newKey, size: n.attributes.size)
+        let (etag, copied) = try await copyObjectVersion(n.key, to: newKey, size: n.attributes.size)
         try await client.deleteObject(bucket, key: n.key)
-        inodes.update(src.ino) { $0.attributes.etag = etag }
+        inodes.update(src.ino) { $0.attributes.etag = etag; $0.attributes.stored = copied; $0.headChecked = true }
         memo.forget(n.key)
         var moved = n.attributes
         moved.etag = etag
+        moved.stored = copied
         remember(newKey, moved)
         if let file {
             await file.rekey(to: newKey, stored: ObjectVersion(key: newKey, etag: etag, size: n.attributes.size))
         }
     }
 
-    /// Server-side copy; above 5 GiB as a multipart upload of copied parts. Returns the new ETag.
+    /// The ETag of the copy (see `copyObjectVersion`).
     func copyObject(_ key: String, to newKey: String, size: Int64) async throws -> String {
+        try await copyObjectVersion(key, to: newKey, size: size).etag
+    }
+
+    /// Server-side copy; above 5 GiB as a multipart upload of copied parts. Returns the new ETag
+    /// and, when the server says, the copy's LastModified.
+    func copyObjectVersion(_ key: String, to newKey: String, size: Int64) async throws -> (etag: String, stored: Timestamp?) {
         if key.hasSuffix("/") && size == 0 {
             // A directory marker: written anew with its metadata (SeaweedFS cannot copy one).
             let info = try await client.headObject(bucket, key: key)
-            return try await client.putObject(bucket, key: newKey, body: ByteBuffer(), contentType: info.contentType ?? Self.directoryContentType,
-                                              metadata: info.metadata)
+            return (try await client.putObject(bucket, key: newKey, body: ByteBuffer(), contentType: info.contentType ?? Self.directoryContentType,
+                                               metadata: info.metadata), nil)
         }
         if size <= UploadPlanner.maximumPart {
             let r = try await client.copyObject(from: bucket, key: key, to: bucket, key: newKey, directive: .copy)
-            return r.etag
+            return (r.etag, r.lastModified)
         }
         let info = try await client.headObject(bucket, key: key)
         let parts = UploadPlanner.plan(size: size, copyable: RangeSet(0..<size), maxParts: config.maxParts,
@@ -502,7 +510,7 @@ extension BucketFileSystem {
                                                            sourceIfMatch: info.etag)
                 done.append(CompletedPart(partNumber: p.number, etag: etag))
             }
-            return try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done)
+            return (try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done), nil)
         } catch {
             try? await client.abortMultipartUpload(bucket, key: newKey, uploadId: id)
             throw error

@@ -292,7 +292,7 @@ public final class BucketFileSystem: Sendable {
     /// Attributes this mount read or wrote earlier for the listed object, if it is unchanged.
     func recall(_ key: String, _ listed: NodeAttributes) -> NodeAttributes? {
         if listed.kind == .directory { return memo.recall(key + "/", etag: nil) }
-        guard var a = memo.recall(key, etag: listed.etag) else { return nil }
+        guard var a = memo.recall(key, etag: listed.etag, size: listed.size, stored: listed.stored) else { return nil }
         a.size = listed.size
         a.stored = listed.stored
         return a

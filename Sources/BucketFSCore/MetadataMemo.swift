@@ -1,4 +1,5 @@
 import Collections
+import S3
 import Synchronization
 
 /// Remembers the POSIX attributes (kind, mode, owner, times) of objects whose metadata this mount
@@ -26,10 +27,15 @@ public final class MetadataMemo: Sendable {
         }
     }
 
-    /// The remembered attributes of `key` if its object is still the one with `etag`.
-    public func recall(_ key: String, etag: String?) -> NodeAttributes? {
+    /// The remembered attributes of `key` if its object is still the one with `etag` (or, for a
+    /// server that lists an object under another ETag than it answers with, the one of the same
+    /// size written at the same second).
+    public func recall(_ key: String, etag: String?, size: Int64? = nil, stored: Timestamp? = nil) -> NodeAttributes? {
         entries.withLock { e in
-            guard let entry = e[key], entry.etag == etag else { return nil }
+            guard let entry = e[key] else { return nil }
+            let sameVersion = entry.etag == etag
+                || (stored != nil && entry.attributes.stored?.seconds == stored?.seconds && entry.attributes.size == size)
+            guard sameVersion else { return nil }
             e.removeValue(forKey: key)
             e[key] = entry
             return entry.attributes
