@@ -26,5 +26,5 @@ mountpoint -q "$demo/mnt" && fusermount3 -u "$demo/mnt"
 "$bin/bucketfs" demo "$demo/mnt"
 echo "demo: bucket \"demo\" on $AWS_ENDPOINT_URL is mounted on $demo/mnt:"
 ls -l "$demo/mnt" "$demo/mnt/src/S3" | head -20
-echo "demo: try   find $demo/mnt | head; cat $demo/mnt/README.md | head"
+echo "demo: try   find $demo/mnt | head; cat $demo/mnt/README.md | head; echo hi > $demo/mnt/new.txt"
 echo "demo: stop  scripts/demo.sh stop"
