@@ -228,7 +228,7 @@ extension BucketFileSystem {
         await file.discard()
     }
 
-    var isOpen: (UInt64) -> Bool { { ino in self.handles.withLock { $0.openCount[ino] ?? 0 > 0 } } }
+    func isOpen(_ ino: UInt64) -> Bool { handles.withLock { ($0.openCount[ino] ?? 0) > 0 } }
 
     // MARK: attributes
 
@@ -413,7 +413,7 @@ extension BucketFileSystem {
         try requireWritable()
         guard flags & ~UInt32(1) == 0 else { throw FSError(EINVAL) }
         try checkedName(newName)
-        let from = try directory(parent)
+        _ = try directory(parent)
         let to = try directory(newParent)
         guard let src = try await existing(parent: parent, name: name) else { throw FSError.notFound }
         let dst = try await existing(parent: newParent, name: newName)
@@ -440,7 +440,6 @@ extension BucketFileSystem {
             await f.markUnlinked()
             if !isOpen(dst.ino) { await dropStaged(dst.ino, f) }
         }
-        _ = from
         inodes.move(src.ino, to: newParent, name: newName, key: newKey)
         negative.remove(parent: newParent, name: newName)
         negative.insert(parent: parent, name: name)

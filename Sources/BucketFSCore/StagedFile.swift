@@ -66,6 +66,8 @@ public actor StagedFile {
     var stream: MultipartWriter?
     /// Where the parts handed to `stream` end: a write below it ends the streaming.
     var streamSealed: Int64 = 0
+    /// The next part boundary above `streamSealed`: a write reaching it seals a part.
+    var nextSealAt: Int64 = 0
     var streamDisabled = false
     var uploading = false
     var uploadWaiters: [CheckedContinuation<Void, Never>] = []
@@ -179,7 +181,10 @@ public actor StagedFile {
                                      metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
         }
         await stream?.offer(data, at: offset)
+        // Most writes do not finish a part: one comparison, no walk over the part plan.
+        guard size >= nextSealAt else { return }
         let sealed = MultipartWriter.boundary(settings.plan, atMost: size)
+        nextSealAt = MultipartWriter.nextBoundary(settings.plan, after: sealed)
         guard sealed > streamSealed else { return }
         streamSealed = sealed
         do {
@@ -195,6 +200,7 @@ public actor StagedFile {
         stream = nil
         streamDisabled = true
         streamSealed = 0
+        nextSealAt = 0
         logger.debug("\(key): streaming upload abandoned (\(why)); the file is sent whole at close")
         await s.abort()
     }
@@ -334,6 +340,7 @@ public actor StagedFile {
         if let s = stream {
             stream = nil
             streamSealed = 0
+            nextSealAt = 0
             do {
                 if let etag = try await s.finish(size: uploadSize) {
                     bytesSent += await s.bytesSent
