@@ -37,6 +37,8 @@ public struct MountSettings: Sendable, Equatable {
     public var uploadRetry: Double?
     public var uploadConcurrency: Int?
     public var readahead: Int?
+    public var readPartSize: Int?
+    public var prefetchMemory: Int?
 
     public init(bucket: String, prefix: String = "", mountpoint: String) {
         self.bucket = bucket
@@ -197,6 +199,11 @@ public struct MountSettings: Sendable, Equatable {
         case "upload_retry": uploadRetry = try Self.seconds(name, need())
         case "upload_concurrency", "parallel_parts": uploadConcurrency = try Self.number(name, need(), 1...64)
         case "readahead", "max_prefetch": readahead = try Self.size(name, need(), min: 0)
+        case "read_part_size", "get_size":
+            let b = try Self.size(name, need(), min: 64 << 10)
+            guard b <= 256 << 20 else { throw ParseError("\(name) must be 64K to 256M") }
+            readPartSize = b
+        case "prefetch_memory": prefetchMemory = try Self.size(name, need(), min: 1 << 20)
         default:
             throw ParseError("unknown option \"\(name)\" (see `bucketfs --help` for the options)")
         }

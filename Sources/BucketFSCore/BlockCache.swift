@@ -17,11 +17,52 @@ public struct ObjectVersion: Hashable, Sendable {
     public init(key: String, etag: String, size: Int64) { self.key = key; self.etag = etag; self.size = size }
 }
 
+/// The bytes of one block, kept as the buffers they arrived in from the network (slices, no
+/// copy); `count` is the sum of their readable bytes.
+public struct Block: Sendable {
+    public private(set) var segments: [ByteBuffer]
+    public private(set) var count: Int
+
+    public init(_ buffer: ByteBuffer) { self.init(segments: [buffer]) }
+
+    public init(segments: [ByteBuffer]) {
+        self.segments = segments.filter { $0.readableBytes > 0 }
+        self.count = self.segments.reduce(0) { $0 + $1.readableBytes }
+    }
+
+    /// The bytes in `range` (clamped to the block) as slices of the segments, in order.
+    public func slices(_ range: Range<Int>) -> [ByteBuffer] {
+        var out: [ByteBuffer] = []
+        var at = 0
+        for seg in segments {
+            let n = seg.readableBytes
+            defer { at += n }
+            if at + n <= range.lowerBound { continue }
+            if at >= range.upperBound { break }
+            let from = max(range.lowerBound, at) - at
+            let to = min(range.upperBound, at + n) - at
+            if to > from, let s = seg.getSlice(at: seg.readerIndex + from, length: to - from) { out.append(s) }
+        }
+        return out
+    }
+
+    /// The bytes in `range` as a block of their own (sharing the segments' storage).
+    public func block(_ range: Range<Int>) -> Block { Block(segments: slices(range)) }
+
+    /// The bytes in one buffer (a copy when there is more than one segment).
+    public var contiguous: ByteBuffer {
+        if segments.count == 1 { return segments[0] }
+        var b = ByteBufferAllocator().buffer(capacity: count)
+        for var s in segments { b.writeBuffer(&s) }
+        return b
+    }
+}
+
 /// The memory tier: blocks in LRU order under a hard byte limit that is never exceeded
 /// (a block larger than the limit is simply not kept). Thread-safe.
 public final class BlockCache: Sendable {
     struct State {
-        var blocks: OrderedDictionary<BlockKey, ByteBuffer> = [:]
+        var blocks: OrderedDictionary<BlockKey, Block> = [:]
         var used = 0
         var hits = 0
         var misses = 0
@@ -32,7 +73,7 @@ public final class BlockCache: Sendable {
 
     public init(capacity: Int) { self.capacity = max(0, capacity) }
 
-    public func get(_ key: BlockKey) -> ByteBuffer? {
+    public func get(_ key: BlockKey) -> Block? {
         state.withLock { s in
             guard let b = s.blocks.removeValue(forKey: key) else { s.misses += 1; return nil }
             s.blocks[key] = b
@@ -43,13 +84,13 @@ public final class BlockCache: Sendable {
 
     public func contains(_ key: BlockKey) -> Bool { state.withLock { $0.blocks[key] != nil } }
 
-    public func insert(_ key: BlockKey, _ block: ByteBuffer) {
-        let size = block.readableBytes
+    public func insert(_ key: BlockKey, _ block: Block) {
+        let size = block.count
         guard size <= capacity else { return }
         state.withLock { s in
-            if let old = s.blocks.removeValue(forKey: key) { s.used -= old.readableBytes }
+            if let old = s.blocks.removeValue(forKey: key) { s.used -= old.count }
             while s.used + size > capacity, let first = s.blocks.keys.first {
-                s.used -= s.blocks.removeValue(forKey: first)?.readableBytes ?? 0
+                s.used -= s.blocks.removeValue(forKey: first)?.count ?? 0
             }
             s.blocks[key] = block
             s.used += size

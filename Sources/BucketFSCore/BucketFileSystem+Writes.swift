@@ -152,7 +152,7 @@ extension BucketFileSystem {
         let n = inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: .max)
         negative.remove(parent: parent, name: name)
         let open = OpenFile(ino: n.ino, object: ObjectVersion(key: key, etag: "", size: 0),
-                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow)),
+                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: true)
         let (fh, _, replaced) = try addHandle(open, replacing: file)
         if let replaced { await replaced.markUnlinked() }

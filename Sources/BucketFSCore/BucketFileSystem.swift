@@ -48,6 +48,15 @@ public final class BucketFileSystem: Sendable {
 
     public init(client: S3Client, config: FileSystemConfig, logger: Logger) throws {
         self.client = client
+        // Read-ahead lands in the memory cache: a window larger than the cache leaves room for
+        // (minus one GET) would evict blocks before they are read and fetch them again.
+        var config = config
+        let room = max(config.blockSize, config.memoryCacheBytes - max(config.chunkSize, config.blockSize))
+        if config.maxPrefetchWindow > room || config.maxPrefetchInflight > room {
+            logger.notice("read-ahead limited to \(room >> 20) MiB by mem_cache_size")
+            config.maxPrefetchWindow = min(config.maxPrefetchWindow, room)
+            config.maxPrefetchInflight = min(config.maxPrefetchInflight, room)
+        }
         self.config = config
         self.logger = logger
         let now = Timestamp.now()
@@ -353,7 +362,7 @@ public final class BucketFileSystem: Sendable {
         inodes.update(ino) { $0.lastOpenedETag = etag }
         let object = ObjectVersion(key: n.key, etag: etag, size: n.attributes.size)
         let file = OpenFile(ino: ino, object: object,
-                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow)),
+                            prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: writable)
         let (fh, stagedFile, _) = try addHandle(file, stageFrom: writable || truncate ? n : nil)
         if let stagedFile, truncate {

@@ -81,7 +81,7 @@ public final class DiskCache: Sendable {
     }
 
     /// The block, if cached with the expected length.
-    public func get(_ key: BlockKey, expectedLength: Int) -> ByteBuffer? {
+    public func get(_ key: BlockKey, expectedLength: Int) -> Block? {
         let name = fileName(key)
         guard state.withLock({ s -> Bool in
             guard let size = s.files.removeValue(forKey: name) else { return false }
@@ -108,7 +108,7 @@ public final class DiskCache: Sendable {
             unlink(directory + "/" + name)
             return nil
         }
-        return buf
+        return Block(buf)
     }
 
     private func forgetFile(_ name: String) {
@@ -118,8 +118,8 @@ public final class DiskCache: Sendable {
     /// Writes a block (atomically: temp file, then rename). Room is reserved under the lock
     /// before writing, so concurrent writers never push the directory past the cap.
     /// Failures only cost the cache entry.
-    public func put(_ key: BlockKey, _ block: ByteBuffer) {
-        let size = block.readableBytes
+    public func put(_ key: BlockKey, _ block: Block) {
+        let size = block.count
         guard size <= capacity else { return }
         let name = fileName(key)
         var victims: [String] = []
@@ -138,15 +138,17 @@ public final class DiskCache: Sendable {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         var ok = fd >= 0
         if ok {
-            ok = block.withUnsafeReadableBytes { ptr -> Bool in
-                guard let base = ptr.baseAddress else { return size == 0 }
-                var done = 0
-                while done < size {
-                    let w = write(fd, base + done, size - done)
-                    if w <= 0 { return false }
-                    done += w
+            for segment in block.segments where ok {
+                ok = segment.withUnsafeReadableBytes { ptr -> Bool in
+                    guard let base = ptr.baseAddress else { return ptr.isEmpty }
+                    var done = 0
+                    while done < ptr.count {
+                        let w = write(fd, base + done, ptr.count - done)
+                        if w <= 0 { return false }
+                        done += w
+                    }
+                    return true
                 }
-                return true
             }
             close(fd)
             ok = ok && rename(tmp, directory + "/" + name) == 0

@@ -18,8 +18,17 @@ public final class ObjectReader: Sendable {
     let maxPrefetchBytes: Int
     let logger: Logger
 
-    typealias Fetch = Task<[Int64: ByteBuffer], any Error>
-    private let inflight = Mutex<[BlockKey: Fetch]>([:])
+    typealias Fetch = Task<[Int64: Block], any Error>
+    /// A GET in flight, under the blocks it brings; `id` lets the GET unregister itself.
+    struct Inflight {
+        let id: UInt64
+        let task: Fetch
+    }
+    private struct Registry {
+        var blocks: [BlockKey: Inflight] = [:]
+        var nextID: UInt64 = 0
+    }
+    private let inflight = Mutex(Registry())
     private let budget: ByteBudget
 
     public init(client: S3Client, bucket: String, blockSize: Int, chunkSize: Int = 8 << 20, memory: BlockCache,
@@ -44,7 +53,7 @@ public final class ObjectReader: Sendable {
     public func cachedRead(_ object: ObjectVersion, offset: Int64, length: Int) -> [ByteBuffer]? {
         let (first, last, end) = span(object, offset, length)
         guard end > offset else { return [] }
-        var out: [ByteBuffer] = []
+        var out: [Block] = []
         for i in first...last {
             guard let b = memory.get(BlockKey(object: object, index: i)) else { return nil }
             out.append(b)
@@ -58,14 +67,14 @@ public final class ObjectReader: Sendable {
         return (offset / bs, max(offset, end - 1) / bs, end)
     }
 
-    private func slice(_ blocks: [ByteBuffer], first: Int64, offset: Int64, end: Int64) -> [ByteBuffer] {
+    private func slice(_ blocks: [Block], first: Int64, offset: Int64, end: Int64) -> [ByteBuffer] {
         var out: [ByteBuffer] = []
         let bs = Int64(blockSize)
         for (n, b) in blocks.enumerated() {
             let blockStart = (first + Int64(n)) * bs
             let from = Int(max(offset, blockStart) - blockStart)
-            let to = Int(min(end, blockStart + Int64(b.readableBytes)) - blockStart)
-            if to > from, let s = b.getSlice(at: b.readerIndex + from, length: to - from) { out.append(s) }
+            let to = Int(min(end, blockStart + Int64(b.count)) - blockStart)
+            if to > from { out += b.slices(from..<to) }
         }
         return out
     }
@@ -74,9 +83,9 @@ public final class ObjectReader: Sendable {
     public func read(_ object: ObjectVersion, offset: Int64, length: Int) async throws -> [ByteBuffer] {
         let (first, last, end) = span(object, offset, length)
         guard end > offset else { return [] }
-        var blocks: [ByteBuffer] = []
+        var blocks: [Block] = []
         var missing: [Int64] = []
-        var found: [Int64: ByteBuffer] = [:]
+        var found: [Int64: Block] = [:]
         for i in first...last {
             let key = BlockKey(object: object, index: i)
             if let b = memory.get(key) { found[i] = b; continue }
@@ -88,7 +97,7 @@ public final class ObjectReader: Sendable {
             missing.append(i)
         }
         if !missing.isEmpty {
-            for (i, b) in try await fetch(object, blocks: missing, prefetch: false) { found[i] = b }
+            for (i, b) in try await fetch(object, blocks: missing) { found[i] = b }
         }
         for i in first...last {
             guard let b = found[i] else { throw FSError(5, "block \(i) of \(object.key) missing after fetch") }
@@ -98,113 +107,101 @@ public final class ObjectReader: Sendable {
     }
 
     /// Starts fetching the blocks of `range` that are not cached or in flight, within the global
-    /// read-ahead budget. Returns at once.
+    /// read-ahead budget. Returns at once, the GETs already registered: a read of one of these
+    /// blocks that arrives next joins its GET instead of sending another.
     public func prefetch(_ object: ObjectVersion, range: Range<Int64>) {
         let bs = Int64(blockSize)
         var wanted: [Int64] = []
         var i = range.lowerBound / bs
         while i * bs < range.upperBound && i * bs < object.size {
-            let key = BlockKey(object: object, index: i)
-            if !memory.contains(key) && inflight.withLock({ $0[key] == nil }) { wanted.append(i) }
+            if !memory.contains(BlockKey(object: object, index: i)) { wanted.append(i) }
             i += 1
         }
         guard !wanted.isEmpty else { return }
-        Task {
-            _ = try? await self.fetch(object, blocks: wanted, prefetch: true)
+        _ = claim(object, blocks: wanted, prefetch: true)
+    }
+
+    /// Registers GETs for the blocks of `blocks` (sorted) not in flight yet, contiguous runs
+    /// grouped into GETs of up to `chunkSize` that never cross a multiple of it, and answers them beside the GETs already in flight
+    /// for the others. Synchronous, so two callers never fetch one block twice.
+    private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) -> [(blocks: [Int64], task: Fetch)] {
+        let perChunk = max(1, chunkSize / blockSize)
+        return inflight.withLock { m in
+            var out: [(blocks: [Int64], task: Fetch)] = []
+            var run: [Int64] = []
+            func start() {
+                guard !run.isEmpty else { return }
+                let id = m.nextID
+                m.nextID += 1
+                let blocks = run
+                let bytes = blocks.reduce(0) { $0 + blockLength(object, $1) }
+                let task: Fetch = Task {
+                    defer {
+                        self.inflight.withLock { m in
+                            for i in blocks where m.blocks[BlockKey(object: object, index: i)]?.id == id {
+                                m.blocks[BlockKey(object: object, index: i)] = nil
+                            }
+                        }
+                    }
+                    if prefetch { await self.budget.acquire(bytes) }
+                    defer { if prefetch { self.budget.release(bytes) } }
+                    return try await self.fetchRun(object, blocks)
+                }
+                for i in blocks { m.blocks[BlockKey(object: object, index: i)] = Inflight(id: id, task: task) }
+                out.append((blocks, task))
+                run = []
+            }
+            for i in blocks {
+                let key = BlockKey(object: object, index: i)
+                if let f = m.blocks[key] {
+                    start()
+                    if out.last?.task != f.task { out.append(([i], f.task)) } else { out[out.count - 1].blocks.append(i) }
+                    continue
+                }
+                if let last = run.last, last + 1 != i || i % Int64(perChunk) == 0 { start() }
+                run.append(i)
+            }
+            start()
+            return out
         }
     }
 
-    /// Fetches `blocks` (sorted), sharing GETs already in flight, grouping contiguous runs into
-    /// chunked GETs. Answers what it fetched or joined.
-    func fetch(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) async throws -> [Int64: ByteBuffer] {
-        var joined: [(Int64, Fetch)] = []
-        var runs: [[Int64]] = []
-        let perChunk = max(1, chunkSize / blockSize)
-        var started: [(run: [Int64], task: Fetch)] = []
-        inflight.withLock { m in
-            var run: [Int64] = []
-            for i in blocks {
-                let key = BlockKey(object: object, index: i)
-                if let t = m[key] { joined.append((i, t)); continue }
-                if let last = run.last, last + 1 != i || run.count >= perChunk { runs.append(run); run = [] }
-                run.append(i)
-            }
-            if !run.isEmpty { runs.append(run) }
-        }
-        for run in runs {
-            let bytes = run.reduce(0) { $0 + blockLength(object, $1) }
-            let task: Fetch = Task {
-                if prefetch { await self.budget.acquire(bytes) }
-                defer { if prefetch { self.budget.release(bytes) } }
-                return try await self.fetchRun(object, run)
-            }
-            inflight.withLock { m in
-                for i in run where m[BlockKey(object: object, index: i)] == nil { m[BlockKey(object: object, index: i)] = task }
-            }
-            started.append((run, task))
-        }
-        var out: [Int64: ByteBuffer] = [:]
-        var firstError: (any Error)?
-        for (run, task) in started {
-            do {
-                let got = try await task.value
-                for (i, b) in got { out[i] = b }
-            } catch {
-                firstError = firstError ?? error
-            }
-            inflight.withLock { m in
-                for i in run where m[BlockKey(object: object, index: i)] == task { m[BlockKey(object: object, index: i)] = nil }
+    /// Fetches `blocks` (sorted), sharing GETs already in flight. Answers what it fetched or joined.
+    func fetch(_ object: ObjectVersion, blocks: [Int64]) async throws -> [Int64: Block] {
+        var out: [Int64: Block] = [:]
+        for (wanted, task) in claim(object, blocks: blocks, prefetch: false) {
+            let got = try await task.value
+            for i in wanted {
+                guard let b = got[i] else { throw FSError(5, "block \(i) of \(object.key) missing after fetch") }
+                out[i] = b
             }
         }
-        for (i, task) in joined {
-            do {
-                if let b = try await task.value[i] { out[i] = b }
-            } catch {
-                firstError = firstError ?? error
-            }
-        }
-        if let e = firstError, !prefetch { throw e }
         return out
     }
 
-    /// One ranged GET for a run of contiguous blocks, split into per-block slices and cached.
-    private func fetchRun(_ object: ObjectVersion, _ run: [Int64]) async throws -> [Int64: ByteBuffer] {
+    /// One ranged GET for a run of contiguous blocks, split into per-block slices of the buffers
+    /// the body arrived in (no copy) and cached.
+    private func fetchRun(_ object: ObjectVersion, _ run: [Int64]) async throws -> [Int64: Block] {
         let bs = Int64(blockSize)
         let start = run[0] * bs
         let stop = min(object.size, (run[run.count - 1] + 1) * bs)
         let length = Int(stop - start)
-        var buffer = ByteBufferAllocator().buffer(capacity: length)
-        let count = try await buffer.writeWithUnsafeMutableBytesAsync(length) { dest in
-            try await self.client.readUnchanged(self.bucket, key: object.key, etag: object.etag) { ifMatch in
-                try await self.client.getObject(self.bucket, key: object.key, range: start...(stop - 1), ifMatch: ifMatch, into: dest).count
-            }
+        let (segments, count) = try await client.readUnchanged(bucket, key: object.key, etag: object.etag) { ifMatch in
+            try await self.client.getObjectSegments(self.bucket, key: object.key, range: start...(stop - 1), ifMatch: ifMatch)
         }
         guard count == length else {
             throw FSError(5, "short read of \(object.key): \(count) of \(length) bytes (object changed?)")
         }
-        var out: [Int64: ByteBuffer] = [:]
+        let whole = Block(segments: segments)
+        var out: [Int64: Block] = [:]
         for i in run {
             let from = Int(i * bs - start)
-            let len = blockLength(object, i)
-            guard let slice = buffer.getSlice(at: buffer.readerIndex + from, length: len) else { continue }
+            let block = whole.block(from..<(from + blockLength(object, i)))
             let key = BlockKey(object: object, index: i)
-            memory.insert(key, slice)
-            disk?.put(key, slice)
-            out[i] = slice
+            memory.insert(key, block)
+            disk?.put(key, block)
+            out[i] = block
         }
         return out
-    }
-}
-
-extension ByteBuffer {
-    /// Lets an async producer write up to `count` bytes straight into the buffer's storage.
-    mutating func writeWithUnsafeMutableBytesAsync(_ count: Int, _ body: (UnsafeDestination) async throws -> Int) async throws -> Int {
-        reserveCapacity(minimumWritableBytes: count)
-        guard let dest = withUnsafeMutableWritableBytes({ $0.baseAddress.map { UnsafeDestination(base: $0, count: count) } }) else {
-            return 0
-        }
-        let n = try await body(dest)
-        moveWriterIndex(forwardBy: n)
-        return n
     }
 }

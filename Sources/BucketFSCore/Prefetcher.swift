@@ -2,17 +2,20 @@
 /// tolerance, since the kernel sends read-ahead requests in parallel) grow the window from one
 /// block to `maxWindow`; a seek resets it to nothing, so random reads fetch only what they need.
 /// Read-ahead is asked for in large steps (whenever less than half the window is left), so the
-/// GETs stay large. It only decides; `ObjectReader` fetches.
+/// GETs stay large; once the window reaches `alignment` (the reader's GET size) ranges end on
+/// its multiples, so every GET is a whole aligned chunk. It only decides; `ObjectReader` fetches.
 public struct Prefetcher: Sendable {
     public let blockSize: Int64
     public let maxWindow: Int64
+    public let alignment: Int64
     public private(set) var window: Int64 = 0
     private var expected: Int64 = 0
     private var requestedUpTo: Int64 = 0
 
-    public init(blockSize: Int64, maxWindow: Int64) {
+    public init(blockSize: Int64, maxWindow: Int64, alignment: Int64? = nil) {
         self.blockSize = blockSize
         self.maxWindow = max(0, maxWindow)
+        self.alignment = max(blockSize, alignment ?? blockSize) / blockSize * blockSize
     }
 
     /// Records a read and answers the byte range to fetch ahead of it, if any.
@@ -35,9 +38,10 @@ public struct Prefetcher: Sendable {
         let start = max(requestedUpTo, end)
         let stop = min(objectSize, end + window)
         guard stop > start else { return nil }
-        // Whole blocks only.
+        // Whole blocks only; whole chunks once the window is that large.
+        let unit = window >= alignment ? alignment : blockSize
         let alignedStart = start / blockSize * blockSize
-        let alignedStop = min(objectSize, (stop + blockSize - 1) / blockSize * blockSize)
+        let alignedStop = min(objectSize, (stop + unit - 1) / unit * unit)
         requestedUpTo = alignedStop
         return alignedStart..<alignedStop
     }

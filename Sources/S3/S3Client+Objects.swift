@@ -94,6 +94,31 @@ extension S3Client {
         }
     }
 
+    /// A ranged GET answered as the buffers the body arrived in (slices of the network's
+    /// buffers, no copy), at most `range.count` bytes: fewer only at the end of the object.
+    /// With `ifMatch`, a changed object fails with PreconditionFailed instead of mixing versions.
+    public func getObjectSegments(_ bucket: String, key: String, range: ClosedRange<Int64>,
+                                  ifMatch: String? = nil) async throws -> (segments: [ByteBuffer], count: Int) {
+        var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
+        r.expectedResponseBytes = Int(range.count)
+        if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
+        return try await perform(r) { response in
+            var segments: [ByteBuffer] = []
+            var received = 0
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                guard received <= range.count else {
+                    throw S3Error.malformedResponse("server sent more bytes than the range asked for")
+                }
+                segments.append(chunk)
+            }
+            if response.status.code == 200 && range.lowerBound > 0 {
+                throw S3Error.malformedResponse("server ignored the Range header")
+            }
+            return (segments, received)
+        }
+    }
+
     static func metadataHeaders(_ metadata: [String: String]) throws -> [(String, String)] {
         try metadata.sorted { $0.key < $1.key }.map { name, value in
             guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != 58 }),

@@ -217,6 +217,11 @@ public final class S3Client: Sendable {
             throw Self.mapTransportError(error)
         }
         let status = Int(response.status.code)
+        if logger.logLevel <= .trace {
+            let range = r.headers.first { $0.0 == "range" }.map { " " + $0.1 } ?? ""
+            let q = r.query.isEmpty ? "" : "?" + r.query.map { $0.0 }.joined(separator: "&")
+            logger.trace("\(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "")\(q)\(range): \(status)")
+        }
         if status >= 300 && !(status == 304 && allowNotModified) {
             throw await serviceError(status: status, response: response, method: r.method)
         }

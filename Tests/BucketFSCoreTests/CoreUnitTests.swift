@@ -72,16 +72,57 @@ final class CoreUnitTests: XCTestCase {
         XCTAssertEqual(r, 0..<1000)
     }
 
+    func testPrefetcherAsksForWholeAlignedChunks() {
+        let mib: Int64 = 1 << 20
+        var p = Prefetcher(blockSize: mib, maxWindow: 32 * mib, alignment: 8 * mib)
+        var ranges: [Range<Int64>] = []
+        var off: Int64 = 0
+        while off < 200 * mib {
+            if let r = p.onRead(offset: off, length: mib, objectSize: 1000 * mib) { ranges.append(r) }
+            off += mib
+        }
+        // Once the window is a chunk or more, every range ends on a chunk boundary, so the
+        // reader's GETs are whole 8 MiB chunks (no one-block remnants).
+        let late = ranges.filter { $0.lowerBound >= 16 * mib }
+        XCTAssertFalse(late.isEmpty)
+        for r in late {
+            XCTAssertEqual(r.upperBound % (8 * mib), 0, "\(r) ends off a chunk boundary")
+            XCTAssertEqual(r.lowerBound % (8 * mib), 0, "\(r) starts off a chunk boundary")
+        }
+        // Contiguous: each range starts where the previous ended.
+        for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+    }
+
+    func testBlockSlicesAcrossSegments() {
+        let bytes = (0..<1000).map { UInt8($0 % 251) }
+        // Segments of uneven sizes, as a body arrives from the network.
+        var segments: [ByteBuffer] = []
+        var at = 0
+        for n in [1, 99, 300, 0, 250, 350] {
+            segments.append(ByteBuffer(bytes: bytes[at..<(at + n)]))
+            at += n
+        }
+        let block = Block(segments: segments)
+        XCTAssertEqual(block.count, 1000)
+        for (from, to) in [(0, 1000), (0, 1), (1, 100), (50, 450), (399, 401), (999, 1000), (650, 2000), (500, 500)] {
+            let got = block.slices(from..<to).flatMap { Array($0.readableBytesView) }
+            XCTAssertEqual(got, Array(bytes[min(from, 1000)..<min(to, 1000)]), "\(from)..<\(to)")
+        }
+        let inner = block.block(100..<700)
+        XCTAssertEqual(inner.count, 600)
+        XCTAssertEqual(Array(inner.contiguous.readableBytesView), Array(bytes[100..<700]))
+    }
+
     func testBlockCacheNeverExceedsItsCap() {
         let cache = BlockCache(capacity: 3000)
         let obj = ObjectVersion(key: "k", etag: "e", size: 10_000)
         for i in 0..<10 {
-            cache.insert(BlockKey(object: obj, index: Int64(i)), ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 1000)))
+            cache.insert(BlockKey(object: obj, index: Int64(i)), Block(ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 1000))))
             XCTAssertLessThanOrEqual(cache.usedBytes, 3000)
         }
         XCTAssertNil(cache.get(BlockKey(object: obj, index: 0)), "oldest evicted")
-        XCTAssertEqual(cache.get(BlockKey(object: obj, index: 9))?.readableBytesView.first, 9)
-        cache.insert(BlockKey(object: obj, index: 99), ByteBuffer(bytes: [UInt8](repeating: 0, count: 5000)))
+        XCTAssertEqual(cache.get(BlockKey(object: obj, index: 9))?.contiguous.readableBytesView.first, 9)
+        cache.insert(BlockKey(object: obj, index: 99), Block(ByteBuffer(bytes: [UInt8](repeating: 0, count: 5000))))
         XCTAssertNil(cache.get(BlockKey(object: obj, index: 99)), "a block larger than the cache is not kept")
         let other = ObjectVersion(key: "k", etag: "changed", size: 10_000)
         XCTAssertNil(cache.get(BlockKey(object: other, index: 9)), "another ETag never hits")
@@ -127,13 +168,13 @@ final class CoreUnitTests: XCTestCase {
         let obj = ObjectVersion(key: "k", etag: "e", size: 100_000)
         do {
             let d = try DiskCache(directory: dir, capacity: 25_000, bucket: "b", blockSize: 10_000, logger: logger)
-            for i in 0..<5 { d.put(BlockKey(object: obj, index: Int64(i)), ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 10_000))) }
+            for i in 0..<5 { d.put(BlockKey(object: obj, index: Int64(i)), Block(ByteBuffer(bytes: [UInt8](repeating: UInt8(i), count: 10_000)))) }
             XCTAssertLessThanOrEqual(d.usedBytes, 25_000)
             XCTAssertNil(d.get(BlockKey(object: obj, index: 0), expectedLength: 10_000))
-            XCTAssertEqual(d.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.readableBytesView.first, 4)
+            XCTAssertEqual(d.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.contiguous.readableBytesView.first, 4)
         }
         let again = try DiskCache(directory: dir, capacity: 25_000, bucket: "b", blockSize: 10_000, logger: logger)
-        XCTAssertEqual(again.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.readableBytes, 10_000, "survives a reopen")
+        XCTAssertEqual(again.get(BlockKey(object: obj, index: 4), expectedLength: 10_000)?.count, 10_000, "survives a reopen")
         let smaller = try DiskCache(directory: dir, capacity: 10_000, bucket: "b", blockSize: 10_000, logger: logger)
         XCTAssertLessThanOrEqual(smaller.usedBytes, 10_000, "a smaller cap trims at start")
     }
