@@ -74,24 +74,18 @@ extension S3Client {
         var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
         r.expectedResponseBytes = Int(range.count)
         if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
-        return try await perform(r) { response in
-            let info = try Self.objectInfo(response.headers)
-            var written = 0
-            for try await chunk in response.body {
-                let n = chunk.readableBytes
-                guard written + n <= destination.count else {
-                    throw S3Error.malformedResponse("server sent more bytes than the range asked for")
-                }
-                chunk.withUnsafeReadableBytes { src in
-                    if let from = src.baseAddress { (destination.base + written).copyMemory(from: from, byteCount: n) }
-                }
-                written += n
-            }
-            if response.status.code == 200 && range.lowerBound > 0 {
-                throw S3Error.malformedResponse("server ignored the Range header")
-            }
-            return (written, info)
+        let c = try await performCollected(r, limit: destination.count)
+        if c.status == 200 && range.lowerBound > 0 {
+            throw S3Error.malformedResponse("server ignored the Range header")
         }
+        var written = 0
+        for chunk in c.segments {
+            chunk.withUnsafeReadableBytes { src in
+                if let from = src.baseAddress { (destination.base + written).copyMemory(from: from, byteCount: src.count) }
+            }
+            written += chunk.readableBytes
+        }
+        return (written, try Self.objectInfo(c.head.headers))
     }
 
     /// A ranged GET answered as the buffers the body arrived in (slices of the network's
@@ -102,21 +96,11 @@ extension S3Client {
         var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
         r.expectedResponseBytes = Int(range.count)
         if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
-        return try await perform(r) { response in
-            var segments: [ByteBuffer] = []
-            var received = 0
-            for try await chunk in response.body {
-                received += chunk.readableBytes
-                guard received <= range.count else {
-                    throw S3Error.malformedResponse("server sent more bytes than the range asked for")
-                }
-                segments.append(chunk)
-            }
-            if response.status.code == 200 && range.lowerBound > 0 {
-                throw S3Error.malformedResponse("server ignored the Range header")
-            }
-            return (segments, received)
+        let c = try await performCollected(r, limit: Int(range.count))
+        if c.status == 200 && range.lowerBound > 0 {
+            throw S3Error.malformedResponse("server ignored the Range header")
         }
+        return (c.segments, c.count)
     }
 
     static func metadataHeaders(_ metadata: [String: String]) throws -> [(String, String)] {

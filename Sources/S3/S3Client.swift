@@ -184,6 +184,18 @@ public final class S3Client: Sendable {
     /// response. A failure inside `handle` (a reset while streaming the body) is retried too.
     func perform<T: Sendable>(_ r: S3Request, allowNotModified: Bool = false,
                               _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
+        try await retrying(r) { try await self.performOnce(r, allowNotModified: allowNotModified, handle) }
+    }
+
+    /// Sends `r` (its body in memory, or none), retrying as the policy allows, and collects the
+    /// answer on the event loop: at most `limit` body bytes (a longer body is a malformed answer).
+    /// Cheaper than `perform` for answers read whole: no task hop per body part.
+    func performCollected(_ r: S3Request, limit: Int, allowNotModified: Bool = false) async throws -> CollectedResponse {
+        precondition(r.bodyStream == nil, "streamed bodies go through perform")
+        return try await retrying(r) { try await self.collectOnce(r, limit: limit, allowNotModified: allowNotModified) }
+    }
+
+    private func retrying<T: Sendable>(_ r: S3Request, _ once: () async throws -> T) async throws -> T {
         let policy = r.idempotent ? (r.retry ?? configuration.retry) : .none
         let clock = ContinuousClock()
         let start = clock.now
@@ -192,7 +204,7 @@ public final class S3Client: Sendable {
             attempt += 1
             do {
                 try Task.checkCancellation()
-                return try await performOnce(r, allowNotModified: allowNotModified, handle)
+                return try await once()
             } catch let error as S3Error {
                 let elapsed = clock.now - start
                 guard error.isRetryable, attempt < policy.maxAttempts, elapsed < policy.maxTotal else {
@@ -206,6 +218,41 @@ public final class S3Client: Sendable {
         }
     }
 
+    private func collectOnce(_ r: S3Request, limit: Int, allowNotModified: Bool) async throws -> CollectedResponse {
+        let req = makeHTTPRequest(r)
+        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? 0, r.expectedResponseBytes))
+        let collected: CollectedResponse
+        do {
+            let legacy = try HTTPClient.Request(url: req.url, method: req.method, headers: req.headers,
+                                                body: r.body.map { .byteBuffer($0) })
+            let task = http.execute(request: legacy, delegate: CollectingDelegate(limit: limit, errorLimit: Self.maxErrorBody),
+                                    deadline: .now() + timeout)
+            collected = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
+        } catch is CollectingDelegate.BodyTooLarge {
+            throw S3Error.malformedResponse("answer larger than \(limit) bytes")
+        } catch {
+            throw Self.mapTransportError(error)
+        }
+        let status = collected.status
+        trace(r, status: status)
+        if status >= 300 && !(status == 304 && allowNotModified) {
+            throw Self.serviceError(status: status, headers: collected.head.headers,
+                                    body: r.method == .HEAD ? [] : Array(collected.body.readableBytesView))
+        }
+        return collected
+    }
+
+    private func trace(_ r: S3Request, status: Int) {
+        guard logger.logLevel <= .trace else { return }
+        let range = r.headers.first { $0.0 == "range" }.map { " " + $0.1 } ?? ""
+        let q = r.query.isEmpty ? "" : "?" + r.query.map { $0.0 }.joined(separator: "&")
+        logger.trace("\(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "")\(q)\(range): \(status)")
+    }
+
     private func performOnce<T: Sendable>(_ r: S3Request, allowNotModified: Bool,
                                           _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
         let req = makeHTTPRequest(r)
@@ -217,11 +264,7 @@ public final class S3Client: Sendable {
             throw Self.mapTransportError(error)
         }
         let status = Int(response.status.code)
-        if logger.logLevel <= .trace {
-            let range = r.headers.first { $0.0 == "range" }.map { " " + $0.1 } ?? ""
-            let q = r.query.isEmpty ? "" : "?" + r.query.map { $0.0 }.joined(separator: "&")
-            logger.trace("\(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "")\(q)\(range): \(status)")
-        }
+        trace(r, status: status)
         if status >= 300 && !(status == 304 && allowNotModified) {
             throw await serviceError(status: status, response: response, method: r.method)
         }
@@ -253,12 +296,15 @@ public final class S3Client: Sendable {
     }
 
     private func serviceError(status: Int, response: HTTPClientResponse, method: HTTPMethod) async -> S3Error {
-        let requestId = response.headers.first(name: "x-amz-request-id")
         var body: ByteBuffer?
         if method != .HEAD {
             body = try? await response.body.collect(upTo: Self.maxErrorBody)
         }
-        let bytes = body.map { Array($0.readableBytesView) } ?? []
+        return Self.serviceError(status: status, headers: response.headers, body: body.map { Array($0.readableBytesView) } ?? [])
+    }
+
+    static func serviceError(status: Int, headers: HTTPHeaders, body bytes: [UInt8]) -> S3Error {
+        let requestId = headers.first(name: "x-amz-request-id")
         if !bytes.isEmpty, let xml = try? XMLElement.parse(bytes), xml.name == "Error" {
             return .service(Self.decodeError(xml, status: status, requestId: requestId))
         }
@@ -279,7 +325,11 @@ public final class S3Client: Sendable {
 
     /// Sends `r` and collects the whole answer (bounded).
     func send(_ r: S3Request, maxBody: Int = S3Client.maxXMLBody) async throws -> S3Response {
-        try await perform(r) { response in
+        if r.bodyStream == nil {
+            let c = try await performCollected(r, limit: maxBody)
+            return S3Response(status: c.status, headers: c.head.headers, body: c.body)
+        }
+        return try await perform(r) { response in
             let body: ByteBuffer
             do {
                 body = try await response.body.collect(upTo: maxBody)

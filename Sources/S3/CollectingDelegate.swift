@@ -1,0 +1,64 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// An answer read whole on the connection's event loop: the head, and the body as the buffers it
+/// arrived in (no copy, no hop to a task per body part).
+struct CollectedResponse: Sendable {
+    var head: HTTPResponseHead
+    var segments: [ByteBuffer]
+    var count: Int
+
+    var status: Int { Int(head.status.code) }
+    /// The body in one buffer (a copy only when it arrived in pieces).
+    var body: ByteBuffer {
+        if segments.count == 1 { return segments[0] }
+        var b = ByteBufferAllocator().buffer(capacity: count)
+        for var s in segments { b.writeBuffer(&s) }
+        return b
+    }
+}
+
+/// Collects an answer on its event loop, up to `limit` body bytes (a longer body fails the
+/// request with `BodyTooLarge`); an error answer keeps its first `errorLimit` bytes only.
+/// AsyncHTTPClient calls it from one event loop, one call at a time.
+final class CollectingDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = CollectedResponse
+    struct BodyTooLarge: Error {}
+
+    private let limit: Int
+    private let errorLimit: Int
+    private var head: HTTPResponseHead?
+    private var segments: [ByteBuffer] = []
+    private var count = 0
+
+    init(limit: Int, errorLimit: Int) {
+        self.limit = limit
+        self.errorLimit = errorLimit
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        self.head = head
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Response>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        let failed = (head?.status.code ?? 200) >= 300
+        if failed {
+            if count < errorLimit, let part = buffer.getSlice(at: buffer.readerIndex, length: min(buffer.readableBytes, errorLimit - count)) {
+                segments.append(part)
+                count += part.readableBytes
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        count += buffer.readableBytes
+        guard count <= limit else { return task.eventLoop.makeFailedFuture(BodyTooLarge()) }
+        segments.append(buffer)
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Response>) throws -> Response {
+        guard let head else { throw HTTPClientError.remoteConnectionClosed }
+        return CollectedResponse(head: head, segments: segments, count: count)
+    }
+}
