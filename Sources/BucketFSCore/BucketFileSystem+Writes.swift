@@ -141,6 +141,15 @@ extension BucketFileSystem {
 
     /// create(2): a new, empty file, open. It reaches the bucket at its first flush (close).
     public func create(parent: UInt64, name: String, mode: UInt32, flags: Int32, caller: Caller) async throws -> (Node, Opened) {
+        let (n, opened, replaced) = try createNow(parent: parent, name: name, mode: mode, caller: caller)
+        if let replaced { await replaced.markUnlinked() }
+        return (n, opened)
+    }
+
+    /// `create` without waiting (it touches only memory and the staging directory): answers the
+    /// file a still-open earlier file of that name was replaced by, which the caller marks
+    /// unlinked (`markUnlinked`) before answering the create.
+    public func createNow(parent: UInt64, name: String, mode: UInt32, caller: Caller) throws -> (Node, Opened, replaced: StagedFile?) {
         try requireWritable()
         try checkedName(name)
         let dir = try directory(parent)
@@ -155,8 +164,7 @@ extension BucketFileSystem {
                             prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: true)
         let (fh, _, replaced) = try addHandle(open, replacing: file)
-        if let replaced { await replaced.markUnlinked() }
-        return (n, Opened(fh: fh, keepCache: true))
+        return (n, Opened(fh: fh, keepCache: true), replaced)
     }
 
     public func write(_ fh: UInt64, offset: Int64, data: ByteBuffer) async throws -> Int {

@@ -76,7 +76,8 @@ public final class BucketFileSystem: Sendable {
         uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),
                                                            targetObjectSize: target),
                                         concurrency: config.uploadConcurrency, maxAhead: Int64(config.writeAhead),
-                                        budget: ByteBudget(capacity: config.uploadBufferBytes))
+                                        budget: ByteBudget(capacity: config.uploadBufferBytes),
+                                        smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory) : nil)
         if config.readOnly {
             staging = nil
             stagingLock = -1
@@ -134,7 +135,9 @@ public final class BucketFileSystem: Sendable {
 
     /// Finds `name` in directory `parent`: one round trip of a HEAD and a one-key LIST at once.
     /// Adds one lookup to the node it answers.
-    public func lookup(parent: UInt64, name: String) async throws -> Node {
+    /// A lookup answered from memory: the node, or `FSError` (ENOENT for a name known to be
+    /// missing); nil when it needs the network (then call `lookup`). Never waits.
+    public func lookupCached(parent: UInt64, name: String) throws -> Node? {
         let dir = try node(parent)
         guard dir.isDirectory else { throw FSError(ENOTDIR) }
         guard name.utf8.count <= KeyNames.maxNameBytes else { throw FSError(ENAMETOOLONG) }
@@ -144,6 +147,12 @@ public final class BucketFileSystem: Sendable {
             return n
         }
         if negative.isMissing(parent: parent, name: name) || inodes.isComplete(parent) { throw FSError.notFound }
+        return nil
+    }
+
+    public func lookup(parent: UInt64, name: String) async throws -> Node {
+        if let n = try lookupCached(parent: parent, name: name) { return n }
+        let dir = try node(parent)
         let key = dir.childPrefix + name
         async let head: ObjectInfo? = headIfExists(key)
         async let list = client.listObjects(bucket, ListObjectsRequest(prefix: key + "/", maxKeys: 1))
@@ -191,10 +200,15 @@ public final class BucketFileSystem: Sendable {
     public func addLookup(_ ino: UInt64) { inodes.addLookup(ino) }
 
     /// Attributes, refreshed from S3 when their TTL has passed.
-    public func getattr(_ ino: UInt64) async throws -> NodeAttributes {
+    /// Attributes answered from memory, or nil when they need a HEAD (then call `getattr`).
+    public func getattrCached(_ ino: UInt64) throws -> NodeAttributes? {
         let n = try node(ino)
-        if n.validUntil > MonotonicClock.now() || n.isDirectory { return n.attributes }
-        return try await refresh(n).attributes
+        return n.validUntil > MonotonicClock.now() || n.isDirectory ? n.attributes : nil
+    }
+
+    public func getattr(_ ino: UInt64) async throws -> NodeAttributes {
+        if let a = try getattrCached(ino) { return a }
+        return try await refresh(try node(ino)).attributes
     }
 
     func refresh(_ n: Node) async throws -> Node {

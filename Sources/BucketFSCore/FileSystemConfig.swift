@@ -38,6 +38,9 @@ public struct FileSystemConfig: Sendable {
     public var uploadBufferBytes: Int = 96 << 20
     /// Bytes a streaming writer may be ahead of its uploads before it waits.
     public var writeAhead: Int = 64 << 20
+    /// Memory for the first MiB of new files until they are stored (or grow), for the whole
+    /// mount; 0 keeps every staged byte on disk from the first write.
+    public var smallFileMemory: Int = 32 << 20
     /// Seconds between attempts to upload files whose upload failed at close.
     public var uploadRetryInterval: Double = 10
 

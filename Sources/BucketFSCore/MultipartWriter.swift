@@ -15,7 +15,7 @@ actor MultipartWriter {
     let client: S3Client
     let bucket: String
     let key: String
-    let file: LocalFile
+    let file: StagedData
     let plan: PartSizePlan
     let budget: ByteBudget
     let concurrency: Int
@@ -45,7 +45,7 @@ actor MultipartWriter {
     /// Where a new in-memory run may start after the budget had no room (a part boundary).
     private var resumeAt: Int64 = 0
 
-    init(client: S3Client, bucket: String, key: String, file: LocalFile, plan: PartSizePlan, budget: ByteBudget,
+    init(client: S3Client, bucket: String, key: String, file: StagedData, plan: PartSizePlan, budget: ByteBudget,
          concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?, memoryFrom: Int64 = 0,
          logger: Logger) {
         self.client = client; self.bucket = bucket; self.key = key; self.file = file; self.plan = plan

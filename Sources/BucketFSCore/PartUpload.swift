@@ -33,7 +33,7 @@ enum PartUpload {
     }
 
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
-                     file: LocalFile, range: Range<Int64>, budget: ByteBudget) async throws -> String {
+                     file: StagedData, range: Range<Int64>, budget: ByteBudget) async throws -> String {
         let length = Int(range.count)
         let held = min(length, bufferedPartLimit, budget.capacity)
         await budget.acquire(held)

@@ -16,9 +16,13 @@ public struct UploadSettings: Sendable {
     public var budget: ByteBudget
     /// Bytes per GET when a staged file needs ranges of the stored object.
     public var fetchChunk: Int
+    /// Room for new files' first MiB in memory, for the whole mount (nil: always on disk).
+    public var smallFileBudget: ByteBudget?
 
-    public init(plan: PartSizePlan, concurrency: Int = 4, maxAhead: Int64 = 64 << 20, budget: ByteBudget, fetchChunk: Int = 8 << 20) {
+    public init(plan: PartSizePlan, concurrency: Int = 4, maxAhead: Int64 = 64 << 20, budget: ByteBudget, fetchChunk: Int = 8 << 20,
+                smallFileBudget: ByteBudget? = nil) {
         self.plan = plan; self.concurrency = concurrency; self.maxAhead = maxAhead; self.budget = budget; self.fetchChunk = fetchChunk
+        self.smallFileBudget = smallFileBudget
     }
 }
 
@@ -43,7 +47,7 @@ public actor StagedFile {
     let area: StagingArea
     let client: S3Client
     let bucket: String
-    let file: LocalFile
+    let file: StagedData
     let settings: UploadSettings
     let logger: Logger
 
@@ -82,7 +86,10 @@ public actor StagedFile {
         id = area.newID()
         self.area = area; self.client = client; self.bucket = bucket; self.key = key
         self.settings = settings; self.logger = logger
-        file = try LocalFile.open(area.dataPath(id), create: true)
+        // A new file starts in memory (its first MiB); one over a stored object on disk, where
+        // its manifest can describe it.
+        file = try StagedData.create(path: area.dataPath(id), memoryLimit: base == nil ? Int(Self.manifestThreshold) : 0,
+                                     budget: settings.smallFileBudget)
         self.base = base
         baseValid = base?.size ?? 0
         var a = attributes
@@ -111,7 +118,7 @@ public actor StagedFile {
         self.id = id
         self.area = area; self.client = client; bucket = m.bucket; key = m.key
         self.settings = settings; self.logger = logger
-        file = try LocalFile.open(area.dataPath(id), create: false)
+        file = try StagedData.open(path: area.dataPath(id))
         base = m.baseETag.map { ObjectVersion(key: m.key, etag: $0, size: m.baseSize) }
         baseValid = m.baseValid
         present = m.present
@@ -294,7 +301,7 @@ public actor StagedFile {
             base = nil
             baseValid = 0
         }
-        try? area.save(manifest(.open), id: id, sync: false)
+        if file.isOnDisk { try? area.save(manifest(.open), id: id, sync: false) }
     }
 
     /// Whether the file was ever stored (a new file that was never flushed was not).
@@ -330,7 +337,12 @@ public actor StagedFile {
             attributes.etag = etag
             return StoredObject(etag: etag, size: uploadSize)
         } catch {
-            do { try area.save(manifest(.pending), id: id) } catch { logger.error("\(key): cannot record staged state: \(error)") }
+            do {
+                try file.persist()
+                try area.save(manifest(.pending), id: id)
+            } catch {
+                logger.error("\(key): cannot record staged state: \(error)")
+            }
             throw error
         }
     }
@@ -416,7 +428,12 @@ public actor StagedFile {
 
     /// Closes the local copy and leaves it on disk (unmount with an upload still owed).
     public func closeKeeping() {
-        try? area.save(manifest(.pending), id: id)
+        do {
+            try file.persist()
+            try area.save(manifest(.pending), id: id)
+        } catch {
+            logger.error("\(key): cannot keep staged data: \(error)")
+        }
         file.close()
     }
 }

@@ -28,6 +28,13 @@ enum FuseOperations {
         ops.lookup = { req, parent, cname in
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
+            do {
+                if let node = try r.ctx.fs.lookupCached(parent: UInt64(parent), name: n) { return r.entry(node) }
+            } catch let e as FSError where e.errno == ENOENT {
+                return r.negativeEntry()
+            } catch {
+                return r.fail(error, "lookup \(n)")
+            }
             Task {
                 do {
                     r.entry(try await r.ctx.fs.lookup(parent: UInt64(parent), name: n))
@@ -52,6 +59,11 @@ enum FuseOperations {
         }
         ops.getattr = { req, ino, _ in
             let r = FuseRequest(req)
+            do {
+                if let a = try r.ctx.fs.getattrCached(UInt64(ino)) { return r.attr(UInt64(ino), a) }
+            } catch {
+                return r.fail(error, "getattr \(ino)")
+            }
             Task {
                 do { r.attr(UInt64(ino), try await r.ctx.fs.getattr(UInt64(ino))) } catch { r.fail(error, "getattr \(ino)") }
             }
@@ -116,15 +128,16 @@ enum FuseOperations {
         ops.create = { req, parent, cname, mode, fi in
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
-            let flags = fi?.pointee.flags ?? 0
-            let caller = r.caller
-            Task {
-                do {
-                    let (node, o) = try await r.ctx.fs.create(parent: UInt64(parent), name: n, mode: UInt32(mode), flags: flags, caller: caller)
+            // Answered on this thread: a create touches only memory and the staging directory.
+            do {
+                let (node, o, replaced) = try r.ctx.fs.createNow(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: r.caller)
+                guard let replaced else { return r.created(node, fh: o.fh, keepCache: o.keepCache) }
+                Task {
+                    await replaced.markUnlinked()
                     r.created(node, fh: o.fh, keepCache: o.keepCache)
-                } catch {
-                    r.fail(error, "create \(n)")
                 }
+            } catch {
+                r.fail(error, "create \(n)")
             }
         }
         ops.setattr = { req, ino, attr, toSet, _ in

@@ -2,7 +2,7 @@
 // scripts. Endpoint and keys come from the AWS_* environment, as for `bucketfs`.
 //   s3bench get BUCKET KEY [--parallel N] [--chunk BYTES]     parallel ranged GETs of one object
 //   s3bench put-multipart BUCKET KEY SIZE [--parallel N] [--part BYTES]
-//   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N]
+//   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N] [--meta]
 //   s3bench list BUCKET PREFIX                               every LIST page of a prefix
 //   s3bench put BUCKET KEY FILE                              upload one local file
 //   s3bench head BUCKET KEY                                  print the object's size (-1 if missing)
@@ -97,6 +97,9 @@ struct S3Bench {
                 let (bucket, prefix) = (args[1], args[2])
                 let size = option(args, "--size", 4096), parallel = option(args, "--parallel", 1)
                 let body = ByteBuffer(bytes: [UInt8](repeating: 120, count: size))
+                // --meta: the s3fs metadata a mount stores with each file.
+                let meta: [String: String] = args.contains("--meta")
+                    ? ["mode": "33188", "uid": "0", "gid": "0", "mtime": "1795650000"] : [:]
                 let next = Counter()
                 try await withThrowingTaskGroup(of: Void.self) { g in
                     for _ in 0..<parallel {
@@ -104,7 +107,7 @@ struct S3Bench {
                             while true {
                                 let n = next.next()
                                 if n >= count { return }
-                                try await client.putObject(bucket, key: "\(prefix)\(String(format: "%05d", n))", body: body)
+                                try await client.putObject(bucket, key: "\(prefix)\(String(format: "%05d", n))", body: body, metadata: meta)
                             }
                         }
                     }

@@ -97,6 +97,55 @@ final class WritePathTests: XCTestCase {
         XCTAssertNotNil(memo.recall("d", etag: "e1"))
     }
 
+    /// A new file's bytes stay in memory up to the limit, move to disk when the file grows past
+    /// it or is persisted, read back the same either way, and give their room back.
+    func testStagedDataMovesToDisk() throws {
+        let dir = NSTemporaryDirectory() + "bfs-data-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let budget = ByteBudget(capacity: 3000)
+        var model = [UInt8]()
+        func check(_ d: StagedData, _ line: UInt = #line) throws {
+            let got = try d.read(at: 0, count: model.count + 10)
+            XCTAssertEqual(Array(got.readableBytesView), model + [UInt8](repeating: 0, count: 10), line: line)
+            XCTAssertEqual(Array(try d.read(at: 5, count: 3).readableBytesView), Array((model + [0, 0, 0, 0, 0, 0, 0, 0])[5..<8]), line: line)
+        }
+        let a = try StagedData.create(path: dir + "/a", memoryLimit: 1000, budget: budget)
+        XCTAssertFalse(a.isOnDisk)
+        XCTAssertFalse(budget.tryAcquire(2001), "room taken for the file in memory")
+        try a.write(ByteBuffer(bytes: [1, 2, 3]), at: 0)
+        try a.write(ByteBuffer(bytes: [9, 9]), at: 10)  // a hole reads as zeros
+        model = [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 9, 9]
+        try check(a)
+        try a.truncate(4)
+        model = [1, 2, 3, 0]
+        try check(a)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/a"), "nothing on disk yet")
+        try a.write(ByteBuffer(bytes: [UInt8](repeating: 7, count: 1200)), at: 4)  // past the limit
+        model += [UInt8](repeating: 7, count: 1200)
+        XCTAssertTrue(a.isOnDisk)
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: dir + "/a"))[.size] as? Int, 1204)
+        try check(a)
+        XCTAssertTrue(budget.tryAcquire(3000), "room given back when the bytes moved")
+        budget.release(3000)
+        let b = try StagedData.create(path: dir + "/b", memoryLimit: 1000, budget: budget)
+        model = [5, 6, 7, 8, 9, 10, 11, 12]
+        try b.write(ByteBuffer(bytes: model), at: 0)
+        try b.persist()
+        XCTAssertTrue(b.isOnDisk)
+        try check(b)
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/b").map { Array($0) }, model)
+        // No room in the budget: straight to disk.
+        XCTAssertTrue(budget.tryAcquire(3000))
+        let c = try StagedData.create(path: dir + "/c", memoryLimit: 1000, budget: budget)
+        XCTAssertTrue(c.isOnDisk)
+        budget.release(3000)
+        let d = try StagedData.create(path: dir + "/d", memoryLimit: 1000, budget: budget)
+        d.close()
+        XCTAssertTrue(budget.tryAcquire(3000), "closing gives the room back")
+        for f in [a, b, c] { f.close() }
+    }
+
     /// A staged file against each server: a streamed new file, then an append and an overwrite
     /// that are stored with server-side copies of the unchanged ranges.
     func testStagedFileStreamsAndCopies() async throws {

@@ -24,20 +24,21 @@ final class WriteFailureTests: XCTestCase {
         return false
     }
 
-    /// A writer that writes `first` MiB, says so in `status`, waits for `go`, writes `second` MiB
-    /// more and closes; it records the outcome of close (or of the last write) in `status`.
-    func writer(_ path: String, data: String, first: Int, second: Int, status: String, go: String) -> pid_t {
+    /// A writer that writes `first` MiB (or units of `1 << unit` bytes), says so in `status`, waits
+    /// for `go`, writes `second` more and closes; it records the outcome of close (or of the last
+    /// write) in `status`.
+    func writer(_ path: String, data: String, first: Int, second: Int, status: String, go: String, unit: Int = 20) -> pid_t {
         let program = """
             import errno, os, sys, time
             src = open(\(String(reflecting: data)), "rb").read()
             fd = os.open(\(String(reflecting: path)), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
             out = open(\(String(reflecting: status)), "w")
             try:
-                os.write(fd, src[:\(first) << 20])
+                os.write(fd, src[:\(first) << \(unit)])
                 out.write("written\\n"); out.flush()
                 while not os.path.exists(\(String(reflecting: go))):
                     time.sleep(0.05)
-                os.write(fd, src[\(first) << 20:(\(first + second)) << 20])
+                os.write(fd, src[\(first) << \(unit):(\(first + second)) << \(unit)])
                 os.close(fd)
                 out.write("closed ok\\n")
             except OSError as e:
@@ -75,8 +76,12 @@ final class WriteFailureTests: XCTestCase {
         defer { m.unmount() }
 
         let pid = writer(m.path("f"), data: dir + "/data", first: 12, second: 8, status: dir + "/status", go: dir + "/go")
-        let half = await waitFor(60) { read(dir + "/status").contains("written") }
-        XCTAssertTrue(half, "writer started")
+        // A small file too: its bytes live in memory until close, and must reach the disk when
+        // its upload fails.
+        let smallPid = writer(m.path("small"), data: dir + "/data", first: 2, second: 3, status: dir + "/small-status",
+                              go: dir + "/go", unit: 10)
+        let half = await waitFor(60) { read(dir + "/status").contains("written") && read(dir + "/small-status").contains("written") }
+        XCTAssertTrue(half, "writers started")
         // The server stops in the middle of the write.
         kill(proxy, SIGKILL)
         _ = waitExit(proxy, timeout: 5)
@@ -89,6 +94,10 @@ final class WriteFailureTests: XCTestCase {
         let staged = sh("find \(shellQuote(m.stagingDir)) -name '*.data' -size 20480k | wc -l").out
         XCTAssertEqual(staged, "1\n", "staged data survives: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
         XCTAssertTrue(read(dir + "/log").contains("stays staged"), read(dir + "/log"))
+        XCTAssertEqual(waitExit(smallPid, timeout: 60), 0)
+        XCTAssertTrue(read(dir + "/small-status").contains("error"), "close of the small file reports the failure")
+        XCTAssertEqual(sh("find \(shellQuote(m.stagingDir)) -name '*.data' -size 5120c | wc -l").out, "1\n",
+                       "the small file's bytes went to disk: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
         // ...and reaches the bucket once the server is back.
         proxy = startProxy()
         let stored = try await waitFor(90) {
@@ -100,6 +109,14 @@ final class WriteFailureTests: XCTestCase {
             XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, data)
         }
         XCTAssertEqual(sh("cmp \(shellQuote(dir + "/data")) \(shellQuote(m.path("f")))").status, 0)
+        let smallStored = try await waitFor(30) {
+            do { return try await c.headObject(bucket, key: "small").size == 5120 } catch { return false }
+        }
+        XCTAssertTrue(smallStored, "the small file uploaded after the server returned")
+        if smallStored {
+            let got = try await c.getObject(bucket, key: "small")
+            XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, Array(data[0..<5120]))
+        }
         m.unmount()
         await destroyBucket(c, bucket)
         try await c.shutdown()
