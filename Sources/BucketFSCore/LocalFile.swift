@@ -9,14 +9,44 @@ import NIOCore
 public struct LocalFile: Sendable {
     public let fd: Int32
     public let path: String
+    /// Large aligned writes go past the page cache through this, when the filesystem allows.
+    let direct: DirectWriter?
 
-    public static func open(_ path: String, create: Bool) throws -> LocalFile {
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o600)
-        guard fd >= 0 else { throw FSError(errno, "cannot open staging file \(path): \(String(cString: strerror(errno)))") }
-        return LocalFile(fd: fd, path: path)
+    public init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        self.direct = nil
     }
 
+    private init(fd: Int32, path: String, direct: DirectWriter?) {
+        self.fd = fd
+        self.path = path
+        self.direct = direct
+    }
+
+    /// Opens (or creates) `path`; with `direct`, whole aligned blocks of large writes bypass the page cache.
+    public static func open(_ path: String, create: Bool, direct: Bool = false) throws -> LocalFile {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0o600)
+        guard fd >= 0 else { throw FSError(errno, "cannot open staging file \(path): \(String(cString: strerror(errno)))") }
+        return LocalFile(fd: fd, path: path, direct: direct ? DirectWriter(path: path) : nil)
+    }
+
+    /// Writes at least this much at once go through `direct`.
+    static let directMinimum = 64 << 10
+
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        if let direct, bytes.count >= Self.directMinimum {
+            let done = try direct.write(bytes, at: offset)
+            if !done.isEmpty {
+                try buffered(UnsafeRawBufferPointer(rebasing: bytes[..<done.lowerBound]), at: offset)
+                try buffered(UnsafeRawBufferPointer(rebasing: bytes[done.upperBound...]), at: offset + Int64(done.upperBound))
+                return
+            }
+        }
+        try buffered(bytes, at: offset)
+    }
+
+    private func buffered(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
         guard let base = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
@@ -65,5 +95,8 @@ public struct LocalFile: Sendable {
 
     public func sync() { _ = fdatasync(fd) }
 
-    public func close() { _ = Glibc.close(fd) }
+    public func close() {
+        direct?.close()
+        _ = Glibc.close(fd)
+    }
 }

@@ -33,12 +33,12 @@ public final class StagedData: Sendable {
         if let budget, memoryLimit > 0, budget.tryAcquire(memoryLimit) {
             return StagedData(path: path, backing: .memory(ByteBuffer()), memoryLimit: memoryLimit, budget: budget)
         }
-        return StagedData(path: path, backing: .disk(try LocalFile.open(path, create: true)), memoryLimit: 0, budget: nil)
+        return StagedData(path: path, backing: .disk(try LocalFile.open(path, create: true, direct: true)), memoryLimit: 0, budget: nil)
     }
 
     /// The file at `path`, which exists already (a recovered file).
     public static func open(path: String) throws -> StagedData {
-        StagedData(path: path, backing: .disk(try LocalFile.open(path, create: false)), memoryLimit: 0, budget: nil)
+        StagedData(path: path, backing: .disk(try LocalFile.open(path, create: false, direct: true)), memoryLimit: 0, budget: nil)
     }
 
     public var isOnDisk: Bool { backing.withLock { if case .disk = $0 { return true } else { return false } } }
@@ -51,7 +51,7 @@ public final class StagedData: Sendable {
             case .closed: throw FSError(EBADF, "staging file \(path) is closed")
             case .memory(let m):
                 guard moveIf(m.readableBytes) else { return nil }
-                let f = try LocalFile.open(path, create: true)
+                let f = try LocalFile.open(path, create: true, direct: true)
                 do {
                     try m.withUnsafeReadableBytes { try f.write($0, at: 0) }
                 } catch {
