@@ -184,10 +184,10 @@ extension BucketFileSystem {
     func store(_ file: StagedFile, ino: UInt64) async throws {
         do {
             if let stored = try await file.flush() {
-                var attrs = await file.attributes
+                var attrs = stored.attributes
                 attrs.etag = stored.etag
-                remember(await file.key, attrs)
-                let (meta, type) = (await file.uploadMetadata, await file.contentType)
+                remember(stored.key, attrs)
+                let (meta, type) = (stored.metadata, stored.contentType)
                 inodes.update(ino) { n in
                     n.attributes = attrs
                     n.attributes.etag = stored.etag

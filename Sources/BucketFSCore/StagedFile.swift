@@ -26,10 +26,14 @@ public struct UploadSettings: Sendable {
     }
 }
 
-/// The stored result of an upload.
+/// The stored result of an upload, with what the file was stored as.
 public struct StoredObject: Sendable {
     public var etag: String
     public var size: Int64
+    public var key: String
+    public var attributes: NodeAttributes
+    public var metadata: [String: String]
+    public var contentType: String?
 }
 
 /// A file being written, staged in a local file under the staging directory, and uploaded on
@@ -335,7 +339,8 @@ public actor StagedFile {
             }
             streamDisabled = false
             attributes.etag = etag
-            return StoredObject(etag: etag, size: uploadSize)
+            return StoredObject(etag: etag, size: uploadSize, key: key, attributes: attributes, metadata: uploadMetadata,
+                                contentType: contentType)
         } catch {
             do {
                 try file.persist()
@@ -422,8 +427,9 @@ public actor StagedFile {
     /// Closes and deletes the local copy (after a successful upload, or for an unlinked file).
     public func discard() async {
         await abandonStream("discarded")
+        let onDisk = file.isOnDisk || manifestWritten
         file.close()
-        area.remove(id)
+        if onDisk { area.remove(id) }
     }
 
     /// Closes the local copy and leaves it on disk (unmount with an upload still owed).
