@@ -7,6 +7,9 @@ import S3
 /// The libfuse low-level callbacks. Each returns at once: answers that need S3 are sent from a
 /// Task when the work completes, so a few loop threads keep many requests in flight. Answers
 /// that need no network (cached attributes, cached blocks, forget, statfs) are sent inline.
+/// Tasks start immediately on the loop thread (`Task.immediate`) and leave it at their first
+/// real suspension (a request to S3, a busy actor): work that never waits (a write into a staged
+/// file, a release) costs no hop to another thread.
 enum FuseOperations {
     static func name(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
 
@@ -35,7 +38,7 @@ enum FuseOperations {
             } catch {
                 return r.fail(error, "lookup \(n)")
             }
-            Task {
+            Task.immediate {
                 do {
                     r.entry(try await r.ctx.fs.lookup(parent: UInt64(parent), name: n))
                 } catch let e as FSError where e.errno == ENOENT {
@@ -64,20 +67,20 @@ enum FuseOperations {
             } catch {
                 return r.fail(error, "getattr \(ino)")
             }
-            Task {
+            Task.immediate {
                 do { r.attr(UInt64(ino), try await r.ctx.fs.getattr(UInt64(ino))) } catch { r.fail(error, "getattr \(ino)") }
             }
         }
         ops.readlink = { req, ino in
             let r = FuseRequest(req)
-            Task {
+            Task.immediate {
                 do { r.readlink(try await r.ctx.fs.readlink(UInt64(ino))) } catch { r.fail(error, "readlink \(ino)") }
             }
         }
         ops.open = { req, ino, fi in
             let r = FuseRequest(req)
             let flags = fi?.pointee.flags ?? 0
-            Task {
+            Task.immediate {
                 do {
                     let o = try await r.ctx.fs.open(UInt64(ino), flags: flags)
                     r.open(fh: o.fh, keepCache: o.keepCache)
@@ -90,14 +93,14 @@ enum FuseOperations {
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
             if let hit = r.ctx.fs.readCached(fh, offset: Int64(off), size: size) { return r.buffers(hit) }
-            Task {
+            Task.immediate {
                 do { r.buffers(try await r.ctx.fs.read(fh, offset: Int64(off), size: size)) } catch { r.fail(error, "read") }
             }
         }
         ops.release = { req, _, fi in
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(0) }
-            Task {
+            Task.immediate {
                 await r.ctx.fs.release(fh)
                 r.error(0)
             }
@@ -105,14 +108,14 @@ enum FuseOperations {
         ops.flush = { req, _, fi in
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(0) }
-            Task {
+            Task.immediate {
                 do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "close") }
             }
         }
         ops.fsync = { req, _, _, fi in
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(0) }
-            Task {
+            Task.immediate {
                 do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "fsync") }
             }
         }
@@ -121,7 +124,7 @@ enum FuseOperations {
             guard let fh = fi?.pointee.fh, let buf else { return r.error(EBADF) }
             // The kernel's buffer lives only during this call: copy it before going async.
             let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: buf, count: size))
-            Task {
+            Task.immediate {
                 do { r.written(try await r.ctx.fs.write(fh, offset: Int64(off), data: data)) } catch { r.fail(error, "write") }
             }
         }
@@ -132,7 +135,7 @@ enum FuseOperations {
             do {
                 let (node, o, replaced) = try r.ctx.fs.createNow(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: r.caller)
                 guard let replaced else { return r.created(node, fh: o.fh, keepCache: o.keepCache) }
-                Task {
+                Task.immediate {
                     await replaced.markUnlinked()
                     r.created(node, fh: o.fh, keepCache: o.keepCache)
                 }
@@ -144,7 +147,7 @@ enum FuseOperations {
             let r = FuseRequest(req)
             guard let st = attr?.pointee else { return r.error(EINVAL) }
             let changes = FuseOperations.changes(st, toSet)
-            Task {
+            Task.immediate {
                 do { r.attr(UInt64(ino), try await r.ctx.fs.setattr(UInt64(ino), changes)) } catch { r.fail(error, "setattr \(ino)") }
             }
         }
@@ -152,7 +155,7 @@ enum FuseOperations {
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
             let caller = r.caller
-            Task {
+            Task.immediate {
                 do { r.entry(try await r.ctx.fs.mkdir(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mkdir \(n)") }
             }
         }
@@ -160,7 +163,7 @@ enum FuseOperations {
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
             let caller = r.caller
-            Task {
+            Task.immediate {
                 do { r.entry(try await r.ctx.fs.mknod(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mknod \(n)") }
             }
         }
@@ -169,21 +172,21 @@ enum FuseOperations {
             let n = FuseOperations.name(cname)
             let t = FuseOperations.name(target)
             let caller = r.caller
-            Task {
+            Task.immediate {
                 do { r.entry(try await r.ctx.fs.symlink(target: t, parent: UInt64(parent), name: n, caller: caller)) } catch { r.fail(error, "symlink \(n)") }
             }
         }
         ops.unlink = { req, parent, cname in
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
-            Task {
+            Task.immediate {
                 do { try await r.ctx.fs.unlink(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "unlink \(n)") }
             }
         }
         ops.rmdir = { req, parent, cname in
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
-            Task {
+            Task.immediate {
                 do { try await r.ctx.fs.rmdir(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "rmdir \(n)") }
             }
         }
@@ -191,7 +194,7 @@ enum FuseOperations {
             let r = FuseRequest(req)
             let n = FuseOperations.name(cname)
             let nn = FuseOperations.name(cnewName)
-            Task {
+            Task.immediate {
                 do {
                     try await r.ctx.fs.rename(parent: UInt64(parent), name: n, newParent: UInt64(newParent), newName: nn, flags: UInt32(flags))
                     r.error(0)
@@ -252,7 +255,7 @@ enum FuseOperations {
     static func readdir(_ req: fuse_req_t?, size: Int, off: off_t, fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
         let r = FuseRequest(req)
         guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
-        Task {
+        Task.immediate {
             do {
                 // Each entry takes at least 24 bytes (plain) or ~150 (plus); ask for about what fits.
                 let limit = max(1, size / (plus ? 160 : 32))

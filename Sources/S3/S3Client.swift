@@ -3,6 +3,7 @@ import Crypto
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import Synchronization
 
@@ -127,6 +128,12 @@ public final class S3Client: Sendable {
 
     /// Closes the connection pool. Call once, when no request is running.
     public func shutdown() async throws {
+        // A request answered through a delegate completes a moment before its connection goes
+        // back to the pool, on the connection's event loop; a shutdown in between trips a
+        // precondition in AsyncHTTPClient. Anything a loop has queued runs before this.
+        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+            try? await loop.submit {}.get()
+        }
         try await http.shutdown()
     }
 
