@@ -78,7 +78,7 @@ public final class StagedData: Sendable {
             let start = Int(offset), stop = Int(end)
             if stop > m.readableBytes { m.writeRepeatingByte(0, count: stop - m.readableBytes) }
             if let base = bytes.baseAddress, !bytes.isEmpty {
-                m.withUnsafeMutableReadableBytes { ($0.baseAddress! + start).copyMemory(from: base, byteCount: bytes.count) }
+                m.withUnsafeMutableReadableBytes { dest in dest.baseAddress.map { ($0 + start).copyMemory(from: base, byteCount: bytes.count) } }
             }
             b = .memory(m)
         }
