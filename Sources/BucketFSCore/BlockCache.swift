@@ -1,5 +1,6 @@
 import Collections
 import NIOCore
+import S3
 import Synchronization
 
 /// Names one block of one version of one object.
@@ -50,12 +51,7 @@ public struct Block: Sendable {
     public func block(_ range: Range<Int>) -> Block { Block(segments: slices(range)) }
 
     /// The bytes in one buffer (a copy when there is more than one segment).
-    public var contiguous: ByteBuffer {
-        if segments.count == 1 { return segments[0] }
-        var b = ByteBufferAllocator().buffer(capacity: count)
-        for var s in segments { b.writeBuffer(&s) }
-        return b
-    }
+    public var contiguous: ByteBuffer { ByteBuffer(joining: segments) }
 }
 
 /// The memory tier: blocks in LRU order under a hard byte limit that is never exceeded

@@ -122,8 +122,9 @@ public final class ObjectReader: Sendable {
     }
 
     /// Registers GETs for the blocks of `blocks` (sorted) not in flight yet, contiguous runs
-    /// grouped into GETs of up to `chunkSize` that never cross a multiple of it, and answers them beside the GETs already in flight
-    /// for the others. Synchronous, so two callers never fetch one block twice.
+    /// grouped into GETs of up to `chunkSize` that never cross a multiple of it, and answers them
+    /// beside the GETs already in flight for the others. Synchronous, so two callers never fetch
+    /// one block twice.
     private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) -> [(blocks: [Int64], task: Fetch)] {
         let perChunk = max(1, chunkSize / blockSize)
         return inflight.withLock { m in
@@ -166,15 +167,13 @@ public final class ObjectReader: Sendable {
         }
     }
 
-    /// Fetches `blocks` (sorted), sharing GETs already in flight. Answers what it fetched or joined.
+    /// Fetches `blocks` (sorted), sharing GETs already in flight. Answers what it fetched or
+    /// joined (the caller checks that every block it needs is there).
     func fetch(_ object: ObjectVersion, blocks: [Int64]) async throws -> [Int64: Block] {
         var out: [Int64: Block] = [:]
         for (wanted, task) in claim(object, blocks: blocks, prefetch: false) {
             let got = try await task.value
-            for i in wanted {
-                guard let b = got[i] else { throw FSError(5, "block \(i) of \(object.key) missing after fetch") }
-                out[i] = b
-            }
+            for i in wanted { out[i] = got[i] }
         }
         return out
     }

@@ -36,9 +36,11 @@ public struct StoredObject: Sendable {
     public var contentType: String?
 }
 
-/// A file being written, staged in a local file under the staging directory, and uploaded on
-/// flush. Guarantees:
-/// - every byte a program wrote is on local disk before the write returns;
+/// A file being written, staged (`StagedData`: a new file's first MiB in memory, everything else
+/// in a local file under the staging directory), and uploaded on flush. Guarantees:
+/// - every byte a program wrote is staged before the write returns, and on local disk once the
+///   file holds more than 1 MiB, was opened over a stored object, or failed to upload: nothing
+///   closed is ever held only in memory;
 /// - bytes of the stored object are fetched only where a read or an upload needs them, with
 ///   If-Match, so two versions never mix;
 /// - a file written from offset 0 onwards streams into a multipart upload while it is written
@@ -91,7 +93,8 @@ public actor StagedFile {
         self.area = area; self.client = client; self.bucket = bucket; self.key = key
         self.settings = settings; self.logger = logger
         // A new file starts in memory (its first MiB); one over a stored object on disk, where
-        // its manifest can describe it.
+        // its manifest can describe it. The memory limit is the manifest threshold, so a file
+        // with a manifest always has its data on disk.
         file = try StagedData.create(path: area.dataPath(id), memoryLimit: base == nil ? Int(Self.manifestThreshold) : 0,
                                      budget: settings.smallFileBudget)
         self.base = base

@@ -11,11 +11,18 @@ struct CollectedResponse: Sendable {
 
     var status: Int { Int(head.status.code) }
     /// The body in one buffer (a copy only when it arrived in pieces).
-    var body: ByteBuffer {
-        if segments.count == 1 { return segments[0] }
-        var b = ByteBufferAllocator().buffer(capacity: count)
-        for var s in segments { b.writeBuffer(&s) }
-        return b
+    var body: ByteBuffer { ByteBuffer(joining: segments) }
+}
+
+extension ByteBuffer {
+    /// `segments` in one buffer: the segment itself when there is one, else a copy of them all.
+    public init(joining segments: [ByteBuffer]) {
+        if segments.count == 1 {
+            self = segments[0]
+            return
+        }
+        self = ByteBufferAllocator().buffer(capacity: segments.reduce(0) { $0 + $1.readableBytes })
+        for var s in segments { writeBuffer(&s) }
     }
 }
 

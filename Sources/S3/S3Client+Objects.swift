@@ -71,13 +71,7 @@ extension S3Client {
     public func getObject(_ bucket: String, key: String, range: ClosedRange<Int64>, ifMatch: String? = nil,
                           into destination: UnsafeDestination) async throws -> (count: Int, info: ObjectInfo) {
         guard range.count <= destination.count else { throw S3Error.invalidRequest("range larger than the buffer") }
-        var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
-        r.expectedResponseBytes = Int(range.count)
-        if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
-        let c = try await performCollected(r, limit: destination.count)
-        if c.status == 200 && range.lowerBound > 0 {
-            throw S3Error.malformedResponse("server ignored the Range header")
-        }
+        let c = try await rangedGet(bucket, key: key, range: range, ifMatch: ifMatch)
         var written = 0
         for chunk in c.segments {
             chunk.withUnsafeReadableBytes { src in
@@ -93,6 +87,12 @@ extension S3Client {
     /// With `ifMatch`, a changed object fails with PreconditionFailed instead of mixing versions.
     public func getObjectSegments(_ bucket: String, key: String, range: ClosedRange<Int64>,
                                   ifMatch: String? = nil) async throws -> (segments: [ByteBuffer], count: Int) {
+        let c = try await rangedGet(bucket, key: key, range: range, ifMatch: ifMatch)
+        return (c.segments, c.count)
+    }
+
+    /// One ranged GET read whole on the event loop; a server that ignores the range is an error.
+    private func rangedGet(_ bucket: String, key: String, range: ClosedRange<Int64>, ifMatch: String?) async throws -> CollectedResponse {
         var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
         r.expectedResponseBytes = Int(range.count)
         if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
@@ -100,7 +100,7 @@ extension S3Client {
         if c.status == 200 && range.lowerBound > 0 {
             throw S3Error.malformedResponse("server ignored the Range header")
         }
-        return (c.segments, c.count)
+        return c
     }
 
     static func metadataHeaders(_ metadata: [String: String]) throws -> [(String, String)] {
