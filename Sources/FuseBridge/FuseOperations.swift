@@ -226,12 +226,14 @@ enum FuseOperations {
             r.statfs(r.ctx.fs.statfs())
         }
         ops.access = { req, _, _ in FuseRequest(req).error(0) }
-        // ENOTSUP (not ENODATA): the kernel then stops sending xattr requests for the whole mount,
-        // which spares `ls -l` two round trips per entry.
-        ops.getxattr = { req, _, _, _ in FuseRequest(req).error(ENOTSUP) }
-        ops.listxattr = { req, _, _ in FuseRequest(req).error(ENOTSUP) }
-        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req).error(ENOTSUP) }
-        ops.removexattr = { req, _, _ in FuseRequest(req).error(ENOTSUP) }
+        // ENOSYS, not ENOTSUP: on ENOSYS the kernel marks the whole connection as having no
+        // extended attributes and answers every later call itself with EOPNOTSUPP (what a user
+        // sees either way). With ENOTSUP it keeps asking: a getxattr("security.capability")
+        // round trip before every write, and one per entry under `ls -l`.
+        ops.getxattr = { req, _, _, _ in FuseRequest(req).error(ENOSYS) }
+        ops.listxattr = { req, _, _ in FuseRequest(req).error(ENOSYS) }
+        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req).error(ENOSYS) }
+        ops.removexattr = { req, _, _ in FuseRequest(req).error(ENOSYS) }
         return ops
     }
 
