@@ -73,9 +73,14 @@ public final class BucketFileSystem: Sendable {
         // 5 TiB in 10,000 parts; with fewer parts (1,000 on Swift s3api, where 1,000 parts of at
         // most 5 GiB cannot reach 5 TiB anyway) 1 GiB a part on average, so parts grow slowly.
         let target = min(Int64(5) << 40, Int64(config.maxParts) << 30)
+        // A streaming writer's bytes in memory: up to `maxAhead` not yet handed to parts, the part
+        // being written, and the parts in flight. Kept inside the upload budget (with one part to
+        // spare), so a lone writer's parts are all sent from memory, never read back from disk.
+        let inParts = Int64(config.uploadConcurrency + 2) * Int64(config.partSize)
+        let maxAhead = max(Int64(config.partSize), min(Int64(config.writeAhead), Int64(config.uploadBufferBytes) - inParts))
         uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),
                                                            targetObjectSize: target),
-                                        concurrency: config.uploadConcurrency, maxAhead: Int64(config.writeAhead),
+                                        concurrency: config.uploadConcurrency, maxAhead: maxAhead,
                                         budget: ByteBudget(capacity: config.uploadBufferBytes),
                                         smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory) : nil)
         if config.readOnly {

@@ -35,6 +35,8 @@ actor MultipartWriter {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes sent in part bodies (for the statistics).
     private(set) var bytesSent: Int64 = 0
+    /// Parts whose bytes were read back from the staged file rather than sent from memory.
+    private(set) var partsReadBack = 0
     /// The written bytes from `memoryStart` on, as the writes delivered them, while the file is
     /// written strictly in order and the shared budget has room: parts are sent from here
     /// instead of being read back from the staged file.
@@ -177,6 +179,7 @@ actor MultipartWriter {
         let (client, bucket, key, file, budget) = (client, bucket, key, file, budget)
         let bytes = Int(range.count)
         let inMemory = takeMemory(range)
+        if inMemory == nil { partsReadBack += 1 }
         Task.detached {
             let result: Result<String, any Error>
             do {

@@ -15,21 +15,9 @@ enum PartUpload {
                      buffers: [ByteBuffer], held: Int, budget: ByteBudget) async throws -> String {
         defer { budget.release(held) }
         var md5 = Insecure.MD5()
-        var length: Int64 = 0
-        for b in buffers {
-            b.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
-            length += Int64(b.readableBytes)
-        }
+        for b in buffers { b.withUnsafeReadableBytes { md5.update(bufferPointer: $0) } }
         let digest = Data(md5.finalize()).base64EncodedString()
-        let body = StreamedBody(length: length) {
-            var i = 0
-            return AsyncThrowingStream(unfolding: {
-                guard i < buffers.count else { return nil }
-                i += 1
-                return buffers[i - 1]
-            })
-        }
-        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body, contentMD5: digest)
+        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, buffers: buffers, contentMD5: digest)
     }
 
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,

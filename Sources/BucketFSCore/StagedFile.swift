@@ -84,6 +84,8 @@ public actor StagedFile {
     /// Bytes sent in request bodies by this file's uploads, and bytes copied on the server.
     public private(set) var bytesSent: Int64 = 0
     public private(set) var bytesCopied: Int64 = 0
+    /// Parts of streamed uploads read back from the staged file instead of sent from memory.
+    public private(set) var partsReadBack = 0
 
     /// A new staged file for `key`: empty (`base` nil, or truncated) or the stored object `base`.
     public init(area: StagingArea, client: S3Client, bucket: String, key: String, base: ObjectVersion?,
@@ -187,12 +189,17 @@ public actor StagedFile {
         // Small files (up to 1 MiB) never stream: they are one PUT at close.
         guard !streamDisabled, baseValid == 0, stream != nil || size > Self.manifestThreshold else { return }
         if stream == nil {
-            // Bytes written so far are read back from the file; later ones are sent from memory
-            // from the next part boundary on.
-            let from = offset == 0 ? 0 : MultipartWriter.nextBoundary(settings.plan, after: offset)
-            stream = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
-                                     budget: settings.budget, concurrency: settings.concurrency, maxAhead: settings.maxAhead,
-                                     metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
+            // The bytes written before the stream starts (its first MiB or so) are read back once
+            // and offered, so the whole first part goes from memory too. Had more been written
+            // already, those parts are read back from the file and memory starts at the next
+            // part boundary.
+            let head = offset > 0 && offset < settings.plan.partSize(1) ? try file.read(at: 0, count: Int(offset)) : nil
+            let from = offset == 0 || head != nil ? 0 : MultipartWriter.nextBoundary(settings.plan, after: offset)
+            let s = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
+                                    budget: settings.budget, concurrency: settings.concurrency, maxAhead: settings.maxAhead,
+                                    metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
+            stream = s
+            if let head { await s.offer(head, at: 0) }
         }
         await stream?.offer(data, at: offset)
         // Most writes do not finish a part: one comparison, no walk over the part plan.
@@ -364,6 +371,7 @@ public actor StagedFile {
             do {
                 if let etag = try await s.finish(size: uploadSize) {
                     bytesSent += await s.bytesSent
+                    partsReadBack += await s.partsReadBack
                     return etag
                 }
             } catch {

@@ -45,6 +45,20 @@ extension S3Client {
         return ETag.normalize(etag)
     }
 
+    /// Uploads one part held in memory in several buffers (`contentMD5`: base64 MD5 of their
+    /// bytes together, which the server checks); returns its ETag. Retried like any request.
+    public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, buffers: [ByteBuffer],
+                           contentMD5: String) async throws -> String {
+        guard (1...10000).contains(partNumber) else { throw S3Error.invalidRequest("part number \(partNumber) out of 1...10000") }
+        var r = S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber))
+        r.bodyBuffers = buffers
+        r.headers.append(("content-md5", contentMD5))
+        r.payloadHash = SigV4Signer.unsignedPayload
+        let resp = try await send(r)
+        guard let etag = resp.headers.first(name: "etag") else { throw S3Error.malformedResponse("UploadPart answer without ETag") }
+        return ETag.normalize(etag)
+    }
+
     /// Copies a byte range (inclusive) of an existing object into a part; returns the part's ETag.
     public func uploadPartCopy(_ bucket: String, key: String, uploadId: String, partNumber: Int,
                                sourceBucket: String, sourceKey: String, range: ClosedRange<Int64>? = nil,

@@ -53,6 +53,8 @@ struct S3Request: Sendable {
     var body: ByteBuffer?
     /// A body sent as it is produced (made anew for each attempt), instead of `body`.
     var bodyStream: StreamedBody?
+    /// A body in memory in several buffers, sent back to back without joining them, instead of `body`.
+    var bodyBuffers: [ByteBuffer]?
     /// The SigV4 payload hash; nil means: SHA-256 of the body.
     var payloadHash: String?
     var idempotent = true
@@ -177,6 +179,8 @@ public final class S3Client: Sendable {
         req.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
         if let b = r.body {
             req.body = .bytes(b)
+        } else if let parts = r.bodyBuffers {
+            req.body = .bytes(ByteBuffer(joining: parts))
         } else if let s = r.bodyStream {
             req.body = .stream(s.make(), length: .known(s.length))
         } else if r.method == .PUT || r.method == .POST {
@@ -227,11 +231,13 @@ public final class S3Client: Sendable {
 
     private func collectOnce(_ r: S3Request, limit: Int, allowNotModified: Bool) async throws -> CollectedResponse {
         let req = makeHTTPRequest(r)
-        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? 0, r.expectedResponseBytes))
+        let sent = r.body?.readableBytes ?? r.bodyBuffers?.reduce(0) { $0 + $1.readableBytes } ?? 0
+        let timeout = configuration.timeout(forBytes: max(sent, r.expectedResponseBytes))
         let collected: CollectedResponse
         do {
-            let legacy = try HTTPClient.Request(url: req.url, method: req.method, headers: req.headers,
-                                                body: r.body.map { .byteBuffer($0) })
+            var body: HTTPClient.Body?
+            if let b = r.body { body = .byteBuffer(b) } else if let parts = r.bodyBuffers { body = Self.backToBack(parts, length: sent) }
+            let legacy = try HTTPClient.Request(url: req.url, method: req.method, headers: req.headers, body: body)
             let task = http.execute(request: legacy, delegate: CollectingDelegate(limit: limit, errorLimit: Self.maxErrorBody),
                                     deadline: .now() + timeout)
             collected = try await withTaskCancellationHandler {
@@ -251,6 +257,16 @@ public final class S3Client: Sendable {
                                     body: r.method == .HEAD ? [] : Array(collected.body.readableBytesView))
         }
         return collected
+    }
+
+    /// A body of several buffers, all queued at once: the channel writes them back to back
+    /// (gathered), as it would one buffer, with no wait for each to be sent before the next.
+    static func backToBack(_ parts: [ByteBuffer], length: Int) -> HTTPClient.Body {
+        .stream(contentLength: Int64(length)) { writer in
+            let pieces = parts.isEmpty ? [ByteBuffer()] : parts
+            let writes = pieces.map { writer.write(.byteBuffer($0)) }
+            return EventLoopFuture.andAllSucceed(writes, on: writes[writes.count - 1].eventLoop)
+        }
     }
 
     private func trace(_ r: S3Request, status: Int) {

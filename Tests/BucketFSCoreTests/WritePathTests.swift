@@ -173,8 +173,10 @@ final class WritePathTests: XCTestCase {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let logger = Logger(label: "test")
             let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
+            // The budget the mount gives a lone writer: its parts in flight, the part being
+            // written and the bytes it may be ahead of them.
             let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
-                                          budget: ByteBudget(capacity: 32 << 20))
+                                          concurrency: 2, maxAhead: 8 << 20, budget: ByteBudget(capacity: 40 << 20))
             let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
             let f = try StagedFile(area: area, client: c, bucket: bucket, key: "s", base: nil, attributes: attrs, metadata: [:],
                                    contentType: nil, settings: settings, logger: logger)
@@ -189,6 +191,8 @@ final class WritePathTests: XCTestCase {
             let first = try await f.flush()
             XCTAssertEqual(first?.size, Int64(model.count))
             XCTAssertTrue(first?.etag.contains("-") ?? false, "a multipart upload")
+            let readBack = await f.partsReadBack
+            XCTAssertEqual(readBack, 0, "every part of an in-order write is sent from memory")
             // Append and overwrite near the start: most of the object is copied on the server.
             _ = try await f.write(ByteBuffer(string: "tail"), at: Int64(model.count))
             model += Array("tail".utf8)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 import XCTest
@@ -171,7 +172,18 @@ final class S3IntegrationTests: XCTestCase {
             let e1 = try await c.uploadPart(bucket, key: "big", uploadId: id, partNumber: 1, body: ByteBuffer(bytes: p1))
             let e2 = try await c.uploadPartCopy(bucket, key: "big", uploadId: id, partNumber: 2, sourceBucket: bucket,
                                                 sourceKey: "source", range: 0...(5 << 20) - 1)
-            let e3 = try await c.uploadPart(bucket, key: "big", uploadId: id, partNumber: 3, body: ByteBuffer(bytes: p2))
+            // A part in several buffers, sent back to back; its Content-MD5 covers them together.
+            let pieces = [ByteBuffer(bytes: p2[0..<100]), ByteBuffer(bytes: p2[100..<900]), ByteBuffer(bytes: p2[900...])]
+            do {
+                _ = try await c.uploadPart(bucket, key: "big", uploadId: id, partNumber: 3, buffers: pieces,
+                                           contentMD5: ByteBuffer(bytes: p1).contentMD5)
+                XCTFail("\(server.name): a part whose bytes do not match its Content-MD5 was accepted")
+            } catch let e as S3Error {
+                XCTAssertEqual(e.code, "BadDigest", server.name)
+            }
+            let e3 = try await c.uploadPart(bucket, key: "big", uploadId: id, partNumber: 3, buffers: pieces,
+                                            contentMD5: ByteBuffer(bytes: p2).contentMD5)
+            XCTAssertEqual(e3, Insecure.MD5.hash(data: p2).map { String(format: "%02x", $0) }.joined(), server.name)
             let parts = try await c.listAllParts(bucket, key: "big", uploadId: id)
             XCTAssertEqual(parts.map(\.partNumber), [1, 2, 3])
             XCTAssertEqual(parts[0].size, 5 << 20)
