@@ -3,7 +3,9 @@
 # aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes)
-# Figures are for comparison on one machine in one run; quote them as ratios.
+# Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
+# bucketfs take turns, BENCH_ROUNDS times (default 3), and the table gives the medians: a shared
+# machine's noise then moves both sides of a ratio alike.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -30,6 +32,16 @@ B=bench
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
+rounds=${BENCH_ROUNDS:-3}
+num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
+median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):g}")' "$@"; }
+ratios() {  # "a1 a2 ..." "b1 b2 ...": median, min and max of b_i / a_i
+  python3 - "$1" "$2" <<'PY'
+import statistics, sys
+r = [float(b) / float(a) for a, b in zip(sys.argv[1].split(), sys.argv[2].split())]
+print(f"{statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f})")
+PY
+}
 
 "$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
 echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
@@ -37,8 +49,6 @@ echo "bench: preparing objects (${size_mb} MiB object, $files files in one direc
 "$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
 for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
 
-R[raw_get]=$("$bin/s3bench" get $B big --parallel 8 | sed 's/.*: //')
-t0=$(now); "$bin/s3bench" list $B flat/ >/dev/null; t1=$(now); R[raw_list]=$(secs $t0 $t1)
 R[raw_pages]=$("$bin/s3bench" list $B flat/ | sed 's/.*: //')
 if command -v aws >/dev/null; then
   t0=$(now); aws s3 cp --only-show-errors s3://$B/big "$work/aws.bin"; t1=$(now)
@@ -62,10 +72,23 @@ listing() {
 }
 pid_of() { pgrep -n -f "$1" || echo 0; }
 
-# bucketfs: a fresh mount for the read, another for the listings (cold caches).
-"$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
-measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
-"$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"; listing bucketfs; fusermount3 -u "$mnt"; sleep 0.5
+# bucketfs and the raw client in turns: a fresh mount for each read and each listing (cold caches).
+raw_g=() bfs_g=() raw_l=() bfs_l=() bfs_f=() rss=()
+for _ in $(seq "$rounds"); do
+  raw_g+=("$("$bin/s3bench" get $B big --parallel 8 | num)")
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+  measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
+  bfs_g+=("${R[bucketfs_get]% MB/s}"); rss+=("${R[bucketfs_rss]% MiB}")
+done
+for _ in $(seq "$rounds"); do
+  t0=$(now); "$bin/s3bench" list $B flat/ >/dev/null; t1=$(now); raw_l+=("$(secs $t0 $t1)")
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"; listing bucketfs; fusermount3 -u "$mnt"; sleep 0.5
+  bfs_l+=("${R[bucketfs_ls]}"); bfs_f+=("${R[bucketfs_find]}")
+done
+R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"
+R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
+R[raw_list]=$(median "${raw_l[@]}"); R[bucketfs_ls]=$(median "${bfs_l[@]}"); R[bucketfs_find]=$(median "${bfs_f[@]}")
+R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_ls]=$(ratios "${raw_l[*]}" "${bfs_l[*]}")
 
 if command -v s3fs >/dev/null; then
   echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
@@ -99,12 +122,12 @@ for _ in $(seq 50); do [ -f "$work/sent" ] && break; sleep 0.1; done
 wait_size() {  # key size: until the object has that size (for mounts that store after close)
   for _ in $(seq 3000); do [ "$("$bin/s3bench" head $B "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1
 }
-writes() {  # name pid
+writes() {  # name pid [round]
   local name=$1 pid=$2 t0 t1
-  t0=$(now); dd if="$work/src.bin" of="$mnt/w-$name" bs=1M status=none; wait_size "w-$name" $((size_mb << 20)); t1=$(now)
+  t0=$(now); dd if="$work/src.bin" of="$mnt/w-$name${3:-}" bs=1M status=none; wait_size "w-$name${3:-}" $((size_mb << 20)); t1=$(now)
   R[${name}_put]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')")
   R[${name}_wrss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
-  t0=$(now); cp -r "$work/small" "$mnt/cp-$name"; wait_size "cp-$name/f999" 4096; t1=$(now)
+  t0=$(now); cp -r "$work/small" "$mnt/cp-$name${3:-}"; wait_size "cp-$name${3:-}/f999" 4096; t1=$(now)
   R[${name}_cp]=$(python3 -c "print(f'{1000/($t1-$t0):.0f} files/s')")
 }
 append() {  # name: appends through a mount of the proxy
@@ -115,13 +138,20 @@ append() {  # name: appends through a mount of the proxy
   R[${name}_app]=$(python3 -c "print(f'{$t1-$t0:.2f} s, {($b1-$b0)/1048576:.1f} MiB sent')")
 }
 for t in bucketfs s3fs rclone; do "$bin/s3bench" copy $B big "app-$t"; done
-# The raw client's writes, measured here against the server as it is now (it slows down as it
-# fills), just before the mounts' writes.
-R[raw_put]=$("$bin/s3bench" put-multipart $B raw-put $((size_mb << 20)) --parallel 4 | sed 's/.*: //')
-R[raw_small]=$("$bin/s3bench" put-small $B small/f 1000 | sed 's/.*: //')
-
+# The raw client's writes and the mount's in turns, against the server as it is at that moment
+# (it slows down as it fills).
+raw_p=() bfs_p=() raw_s=() bfs_s=()
 "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
-writes bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
+for i in $(seq "$rounds"); do
+  raw_p+=("$("$bin/s3bench" put-multipart $B raw-put-$i $((size_mb << 20)) --parallel 4 | num)")
+  raw_s+=("$("$bin/s3bench" put-small $B small$i/f 1000 | num)")
+  writes bucketfs "$(pid_of "[b]ucketfs $B $mnt")" "-$i"
+  bfs_p+=("${R[bucketfs_put]% MB/s}"); bfs_s+=("${R[bucketfs_cp]% files/s}")
+done
+fusermount3 -u "$mnt"; sleep 0.5
+R[raw_put]="$(median "${raw_p[@]}") MB/s"; R[bucketfs_put]="$(median "${bfs_p[@]}") MB/s"
+R[raw_small]="$(median "${raw_s[@]}") PUT/s"; R[bucketfs_cp]="$(median "${bfs_s[@]}") files/s"
+R[ratio_put]=$(ratios "${raw_p[*]}" "${bfs_p[*]}"); R[ratio_cp]=$(ratios "${raw_s[*]}" "${bfs_s[*]}")
 "$bin/bucketfs" $B "$mnt" -o url="$proxy_url"; append bucketfs; fusermount3 -u "$mnt"; sleep 0.5
 if command -v s3fs >/dev/null; then
   s3fs $B "$mnt" -o $s3opts; writes s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5
@@ -138,7 +168,8 @@ fi
 v() { echo "${R[$1]:--}"; }
 cat <<TABLE
 
-bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores; ${size_mb} MiB object, $files objects
+bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores; ${size_mb} MiB object, $files objects;
+raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclone: one round
 | workload | raw client (s3bench) | aws-cli | bucketfs | s3fs | rclone mount |
 | --- | --- | --- | --- | --- | --- |
 | sequential read of the ${size_mb} MiB object (dd bs=1M; raw: 8 parallel 8 MiB ranged GETs) | $(v raw_get) | $(v aws_get) | $(v bucketfs_get) | $(v s3fs_get) | $(v rclone_get) |
@@ -150,4 +181,9 @@ bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores;
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
+
+bucketfs / raw client, per round, median (lowest-highest) of $rounds rounds:
+| read | \`ls -l\` time | write | \`cp -r\` |
+| --- | --- | --- | --- |
+| $(v ratio_get) | $(v ratio_ls) | $(v ratio_put) | $(v ratio_cp) |
 TABLE

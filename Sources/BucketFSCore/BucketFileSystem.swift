@@ -74,8 +74,9 @@ public final class BucketFileSystem: Sendable {
         // most 5 GiB cannot reach 5 TiB anyway) 1 GiB a part on average, so parts grow slowly.
         let target = min(Int64(5) << 40, Int64(config.maxParts) << 30)
         // A streaming writer's bytes in memory: up to `maxAhead` not yet handed to parts, the part
-        // being written, and the parts in flight. Kept inside the upload budget (with one part to
-        // spare), so a lone writer's parts are all sent from memory, never read back from disk.
+        // being written (and one write past its end), and the parts in flight. Kept inside the
+        // upload budget, so a lone writer's parts are all sent from memory, never read back from
+        // disk. At the defaults: 8 MiB ahead + 8 being written + 4 x 8 in flight, in 56 MiB.
         let inParts = Int64(config.uploadConcurrency + 2) * Int64(config.partSize)
         let maxAhead = max(Int64(config.partSize), min(Int64(config.writeAhead), Int64(config.uploadBufferBytes) - inParts))
         uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),

@@ -35,7 +35,7 @@ public struct FileSystemConfig: Sendable {
     /// Parts in flight per file.
     public var uploadConcurrency: Int = 4
     /// Buffers of parts in flight, for the whole mount.
-    public var uploadBufferBytes: Int = 96 << 20
+    public var uploadBufferBytes: Int = 56 << 20
     /// Bytes a streaming writer may be ahead of its uploads before it waits.
     public var writeAhead: Int = 64 << 20
     /// Memory for the first MiB of new files until they are stored (or grow), for the whole
