@@ -42,12 +42,15 @@ start)
   read -r p_master p_volume p_filer p_s3 p_admin p_webdav p_ice p_lance p_debug p_metrics <<<"$(free_ports 10)"
   if [ -n "${SEAWEEDFS_S3_PORT:-}" ]; then p_s3=$SEAWEEDFS_S3_PORT; fi
   echo "$p_s3" >"$dir/s3port"
-  # `weed mini` creates the admin identity from these variables.
-  AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret nohup "$weed" mini -dir="$dir/data" \
+  # `weed mini` creates the admin identity from these variables. Its logs and local sockets go
+  # to the temporary directory: one inside DATA_DIR, so that stop leaves nothing behind.
+  mkdir -p "$dir/tmp"
+  TMPDIR=$dir/tmp AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret nohup "$weed" mini -dir="$dir/data" \
     -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$p_master" -volume.port="$p_volume" -filer.port="$p_filer" -s3.port="$p_s3" \
     -admin.port="$p_admin" -webdav.port="$p_webdav" -s3.port.iceberg="$p_ice" -s3.port.lance="$p_lance" \
     -debug.port="$p_debug" -metricsPort="$p_metrics" -admin.ui=false \
+    -filer.localSocket="$dir/tmp/filer.sock" -s3.localSocket="$dir/tmp/s3.sock" \
     ${SEAWEEDFS_BUCKET:+-bucket="$SEAWEEDFS_BUCKET"} >"$dir/weed.log" 2>&1 &
   echo $! >"$dir/pid"
   # Ready when a signed ListBuckets answers 200.
