@@ -160,6 +160,7 @@ extension MountSettings {
         c.metadataTTL = metadataTTL ?? (readOnly ? 300 : 60)
         c.negativeTTL = negativeTTL ?? (readOnly ? 60 : 5)
         c.posixMetadata = posixMetadata
+        c.directIO = directIO
         if let b = blockSize { c.blockSize = b }
         if let m = memoryCacheSize { c.memoryCacheBytes = m }
         if let r = readahead { c.maxPrefetchWindow = r }

@@ -12,6 +12,9 @@ public struct FileSystemConfig: Sendable {
     public var negativeTTL: Double = 10
     /// HEAD every listed file for its POSIX metadata (s3fs's behaviour) instead of trusting the listing.
     public var posixMetadata: Bool = false
+    /// Open files with the kernel's page cache bypassed: every read and write goes to the mount,
+    /// straight from and into the caller's buffer (no page-cache copy); shared mmap is refused.
+    public var directIO: Bool = false
     public var blockSize: Int = 1 << 20
     public var memoryCacheBytes: Int = 48 << 20
     /// Largest read-ahead window of one open file.

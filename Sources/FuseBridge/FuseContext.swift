@@ -13,6 +13,8 @@ final class FuseContext: Sendable {
     let entryTimeout: Double
     let negativeTimeout: Double
     let readOnly: Bool
+    /// Files are opened with the page cache bypassed (`-o direct_io`).
+    let directIO: Bool
     let pending = Atomic<Int>(0)
 
     init(fs: BucketFileSystem, logger: Logger) {
@@ -21,6 +23,7 @@ final class FuseContext: Sendable {
         self.entryTimeout = fs.config.metadataTTL
         self.negativeTimeout = fs.config.negativeTTL
         self.readOnly = fs.config.readOnly
+        self.directIO = fs.config.directIO
     }
 
     static func of(_ req: fuse_req_t?) -> FuseContext {
@@ -98,6 +101,7 @@ struct FuseRequest: @unchecked Sendable {
         var fi = fuse_file_info()
         fi.fh = fh
         bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
+        bucketfs_fi_set_direct_io(&fi, ctx.directIO ? 1 : 0)
         fuse_reply_open(req, &fi)
         done()
     }
@@ -147,6 +151,7 @@ struct FuseRequest: @unchecked Sendable {
         var fi = fuse_file_info()
         fi.fh = fh
         bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
+        bucketfs_fi_set_direct_io(&fi, ctx.directIO ? 1 : 0)
         fuse_reply_create(req, &e, &fi)
         done()
     }

@@ -14,7 +14,7 @@ final class MountSettingsTests: XCTestCase {
     func testS3fsOptions() throws {
         let s = try parse("b01:/a/b/", "ro,allow_other,uid=1000,gid=100,umask=027,url=http://127.0.0.1:8080,endpoint=KR1,"
             + "use_path_request_style,sigv2,passwd_file=/etc/pw,cache_dir=/var/cache/b,cache_size=2G,mem_cache_size=32M,"
-            + "metadata_ttl=5,posix_metadata,_netdev,defaults,x-systemd.automount,max_parts=1000")
+            + "metadata_ttl=5,posix_metadata,_netdev,defaults,x-systemd.automount,max_parts=1000,direct_io")
         XCTAssertEqual(s.prefix, "a/b")
         XCTAssertTrue(s.readOnly && s.allowOther && s.posixMetadata)
         XCTAssertEqual(s.uid, 1000)
@@ -30,6 +30,9 @@ final class MountSettingsTests: XCTestCase {
         XCTAssertEqual(s.maxParts, 1000)
         XCTAssertEqual(s.fileSystemConfig.ownership.fileMode, 0o640)
         XCTAssertEqual(s.fileSystemConfig.metadataTTL, 5)
+        XCTAssertTrue(s.fileSystemConfig.directIO)
+        XCTAssertFalse(try parse("b01", "ro").fileSystemConfig.directIO, "the page cache by default")
+        XCTAssertFalse(s.kernelOptions.contains("direct_io"), "bucketfs's own option, not libfuse's")
         XCTAssertTrue(s.kernelOptions.contains("ro") && s.kernelOptions.contains("allow_other"))
         XCTAssertTrue(s.kernelOptions.contains("fsname=bucketfs:b01/a/b"))
     }

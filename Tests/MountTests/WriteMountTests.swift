@@ -206,6 +206,51 @@ final class WriteMountTests: XCTestCase {
         }
     }
 
+    /// `-o direct_io`: reads and writes bypass the page cache and still carry the same bytes;
+    /// private mappings work, shared ones are refused with ENODEV (what the kernel allows).
+    func testDirectIOMount() async throws {
+        try await forEachServerBucket("dio") { server, c, bucket in
+            let local = scratch("dio")
+            let data = shellQuote(local + "/data")
+            XCTAssertEqual(sh("head -c 12582917 /dev/urandom > \(data)").status, 0)
+            let stored = Array(repeating: UInt8(7), count: 3 << 20) + Array("end".utf8)
+            try await c.putObject(bucket, key: "stored", body: ByteBuffer(bytes: stored))
+            let m = MountFixture(server: server)
+            try m.mount(bucket, options: "direct_io")
+            defer { m.unmount() }
+            let p = { (s: String) in shellQuote(m.path(s)) }
+            let w = sh("dd if=\(data) of=\(p("big")) bs=1M 2>&1 && cmp \(data) \(p("big")) && cp \(data) \(p("copy")) && cmp \(data) \(p("copy"))")
+            XCTAssertEqual(w.status, 0, "[\(server.name)] \(w.out)")
+            XCTAssertEqual(sh("cmp \(data) \(p("big")) && tail -c 3 \(p("stored"))").out, "end", server.name)
+            let info = try await c.headObject(bucket, key: "big")
+            XCTAssertEqual(info.size, 12582917)
+            // Overwrite in place through one descriptor, read through another already open.
+            let program = """
+                import errno, mmap, os
+                d = \(String(reflecting: m.path("")))
+                r = os.open(d + "/copy", os.O_RDONLY)
+                before = os.pread(r, 4, 1000)
+                w = os.open(d + "/copy", os.O_WRONLY)
+                os.pwrite(w, b"ABCD", 1000); os.close(w)
+                out = ["seen=%s" % (os.pread(r, 4, 1000) == b"ABCD")]
+                os.close(r)
+                f = open(d + "/stored", "rb")
+                out.append("private=" + mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)[-3:].decode())
+                try:
+                    mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    out.append("shared=ok")
+                except OSError as e:
+                    out.append("shared=" + errno.errorcode[e.errno])
+                print(" ".join(out))
+                """
+            let r = python(program)
+            XCTAssertEqual(r.out, "seen=True private=end shared=ENODEV\n", "[\(server.name)] \(r.err)")
+            let copy = try await bytes(c, bucket, "copy")
+            XCTAssertEqual(Array(copy[1000..<1004]), Array("ABCD".utf8))
+            try? FileManager.default.removeItem(atPath: local)
+        }
+    }
+
     func testMetadataSticksAcrossRemountAndPermissionsAreChecked() async throws {
         try await forEachServerBucket("meta") { server, c, bucket in
             let m = MountFixture(server: server)
