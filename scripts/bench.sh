@@ -17,10 +17,10 @@ bin=$here/.build/release
 size_mb=${BENCH_SIZE_MB:-1024}
 files=${BENCH_FILES:-10000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-bench.XXXXXX")
-mnt=$work/mnt; mkdir -p "$mnt"
+mnt=$work/mnt; dmnt=$work/dmnt; mkdir -p "$mnt" "$dmnt"
 cleanup() {
   set +e
-  for m in "$mnt"; do fusermount3 -uz "$m" 2>/dev/null; done
+  for m in "$mnt" "$dmnt"; do fusermount3 -uz "$m" 2>/dev/null; done
   bash scripts/seaweedfs.sh stop "$work/seaweedfs"
   rm -rf "$work"
 }
@@ -58,7 +58,7 @@ if command -v aws >/dev/null; then
   R[aws_put]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')"); rm -f "$work/up.bin"
 fi
 
-measure() {  # name: runs the three mount workloads on $mnt
+measure() {  # name pid: the sequential read on $mnt, and the mount's peak RSS
   local name=$1 pid=$2
   local t0 t1
   t0=$(now); dd if="$mnt/big" of=/dev/null bs=1M status=none; t1=$(now)
@@ -73,22 +73,25 @@ listing() {
 pid_of() { pgrep -n -f "$1" || echo 0; }
 
 # bucketfs and the raw client in turns: a fresh mount for each read and each listing (cold caches).
-raw_g=() bfs_g=() raw_l=() bfs_l=() bfs_f=() rss=()
+raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=()
 for _ in $(seq "$rounds"); do
   raw_g+=("$("$bin/s3bench" get $B big --parallel 8 | num)")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
   measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
   bfs_g+=("${R[bucketfs_get]% MB/s}"); rss+=("${R[bucketfs_rss]% MiB}")
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",direct_io
+  measure dio "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
+  dio_g+=("${R[dio_get]% MB/s}")
 done
 for _ in $(seq "$rounds"); do
   t0=$(now); "$bin/s3bench" list $B flat/ >/dev/null; t1=$(now); raw_l+=("$(secs $t0 $t1)")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"; listing bucketfs; fusermount3 -u "$mnt"; sleep 0.5
   bfs_l+=("${R[bucketfs_ls]}"); bfs_f+=("${R[bucketfs_find]}")
 done
-R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"
+R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"; R[dio_get]="$(median "${dio_g[@]}") MB/s"
 R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
 R[raw_list]=$(median "${raw_l[@]}"); R[bucketfs_ls]=$(median "${bfs_l[@]}"); R[bucketfs_find]=$(median "${bfs_f[@]}")
-R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_ls]=$(ratios "${raw_l[*]}" "${bfs_l[*]}")
+R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_dio_get]=$(ratios "${raw_g[*]}" "${dio_g[*]}"); R[ratio_ls]=$(ratios "${raw_l[*]}" "${bfs_l[*]}")
 
 if command -v s3fs >/dev/null; then
   echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
@@ -140,18 +143,22 @@ append() {  # name: appends through a mount of the proxy
 for t in bucketfs s3fs rclone; do "$bin/s3bench" copy $B big "app-$t"; done
 # The raw client's writes and the mount's in turns, against the server as it is at that moment
 # (it slows down as it fills).
-raw_p=() bfs_p=() raw_s=() bfs_s=()
+raw_p=() bfs_p=() dio_p=() raw_s=() bfs_s=()
 "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+"$bin/bucketfs" $B "$dmnt" -o url="$AWS_ENDPOINT_URL",direct_io
 for i in $(seq "$rounds"); do
   raw_p+=("$("$bin/s3bench" put-multipart $B raw-put-$i $((size_mb << 20)) --parallel 4 | num)")
   raw_s+=("$("$bin/s3bench" put-small $B small$i/f 1000 | num)")
   writes bucketfs "$(pid_of "[b]ucketfs $B $mnt")" "-$i"
   bfs_p+=("${R[bucketfs_put]% MB/s}"); bfs_s+=("${R[bucketfs_cp]% files/s}")
+  t0=$(now); dd if="$work/src.bin" of="$dmnt/w-dio-$i" bs=1M status=none; wait_size "w-dio-$i" $((size_mb << 20)); t1=$(now)
+  dio_p+=("$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f}')")")
 done
-fusermount3 -u "$mnt"; sleep 0.5
+fusermount3 -u "$mnt"; fusermount3 -u "$dmnt"; sleep 0.5
 R[raw_put]="$(median "${raw_p[@]}") MB/s"; R[bucketfs_put]="$(median "${bfs_p[@]}") MB/s"
 R[raw_small]="$(median "${raw_s[@]}") PUT/s"; R[bucketfs_cp]="$(median "${bfs_s[@]}") files/s"
-R[ratio_put]=$(ratios "${raw_p[*]}" "${bfs_p[*]}"); R[ratio_cp]=$(ratios "${raw_s[*]}" "${bfs_s[*]}")
+R[dio_put]="$(median "${dio_p[@]}") MB/s"
+R[ratio_put]=$(ratios "${raw_p[*]}" "${bfs_p[*]}"); R[ratio_dio_put]=$(ratios "${raw_p[*]}" "${dio_p[*]}"); R[ratio_cp]=$(ratios "${raw_s[*]}" "${bfs_s[*]}")
 "$bin/bucketfs" $B "$mnt" -o url="$proxy_url"; append bucketfs; fusermount3 -u "$mnt"; sleep 0.5
 if command -v s3fs >/dev/null; then
   s3fs $B "$mnt" -o $s3opts; writes s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5
@@ -173,17 +180,19 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | workload | raw client (s3bench) | aws-cli | bucketfs | s3fs | rclone mount |
 | --- | --- | --- | --- | --- | --- |
 | sequential read of the ${size_mb} MiB object (dd bs=1M; raw: 8 parallel 8 MiB ranged GETs) | $(v raw_get) | $(v aws_get) | $(v bucketfs_get) | $(v s3fs_get) | $(v rclone_get) |
+| the same read with \`-o direct_io\` | - | - | $(v dio_get) | - | - |
 | peak RSS during that read | - | - | $(v bucketfs_rss) | $(v s3fs_rss) | $(v rclone_rss) |
 | \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
 | \`find\` over $files objects in 100 directories (s) | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
 | LIST pages per second | $(v raw_pages) | - | - | - | - |
 | write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
+| the same write with \`-o direct_io\` | - | - | $(v dio_put) | - | - |
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
 
 bucketfs / raw client, per round, median (lowest-highest) of $rounds rounds:
-| read | \`ls -l\` time | write | \`cp -r\` |
-| --- | --- | --- | --- |
-| $(v ratio_get) | $(v ratio_ls) | $(v ratio_put) | $(v ratio_cp) |
+| read | read, \`-o direct_io\` | \`ls -l\` time | write | write, \`-o direct_io\` | \`cp -r\` |
+| --- | --- | --- | --- | --- | --- |
+| $(v ratio_get) | $(v ratio_dio_get) | $(v ratio_ls) | $(v ratio_put) | $(v ratio_dio_put) | $(v ratio_cp) |
 TABLE
