@@ -23,37 +23,44 @@ extension S3Client {
 
     /// Uploads one part; returns its ETag.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, body: ByteBuffer) async throws -> String {
-        guard (1...10000).contains(partNumber) else { throw S3Error.invalidRequest("part number \(partNumber) out of 1...10000") }
-        var r = S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber), body: body)
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: nil)
+        r.body = body
         protectBody(&r)
-        let resp = try await send(r)
-        guard let etag = resp.headers.first(name: "etag") else { throw S3Error.malformedResponse("UploadPart answer without ETag") }
-        return ETag.normalize(etag)
+        return try await sendPart(r)
     }
 
     /// Uploads one part whose body is streamed (`contentMD5`: base64 MD5 of the whole body, which
     /// the server checks); returns its ETag.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, body: StreamedBody,
                            contentMD5: String) async throws -> String {
-        guard (1...10000).contains(partNumber) else { throw S3Error.invalidRequest("part number \(partNumber) out of 1...10000") }
-        var r = S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber))
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: contentMD5)
         r.bodyStream = body
-        r.headers.append(("content-md5", contentMD5))
-        r.payloadHash = SigV4Signer.unsignedPayload
-        let resp = try await send(r)
-        guard let etag = resp.headers.first(name: "etag") else { throw S3Error.malformedResponse("UploadPart answer without ETag") }
-        return ETag.normalize(etag)
+        return try await sendPart(r)
     }
 
     /// Uploads one part held in memory in several buffers (`contentMD5`: base64 MD5 of their
     /// bytes together, which the server checks); returns its ETag. Retried like any request.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, buffers: [ByteBuffer],
                            contentMD5: String) async throws -> String {
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: contentMD5)
+        r.bodyBuffers = buffers
+        return try await sendPart(r)
+    }
+
+    /// An UploadPart request without its body; a given Content-MD5 guards the bytes (the payload
+    /// is then left unsigned).
+    private func partRequest(_ bucket: String, key: String, uploadId: String, partNumber: Int,
+                             contentMD5: String?) throws -> S3Request {
         guard (1...10000).contains(partNumber) else { throw S3Error.invalidRequest("part number \(partNumber) out of 1...10000") }
         var r = S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber))
-        r.bodyBuffers = buffers
-        r.headers.append(("content-md5", contentMD5))
-        r.payloadHash = SigV4Signer.unsignedPayload
+        if let contentMD5 {
+            r.headers.append(("content-md5", contentMD5))
+            r.payloadHash = SigV4Signer.unsignedPayload
+        }
+        return r
+    }
+
+    private func sendPart(_ r: S3Request) async throws -> String {
         let resp = try await send(r)
         guard let etag = resp.headers.first(name: "etag") else { throw S3Error.malformedResponse("UploadPart answer without ETag") }
         return ETag.normalize(etag)
