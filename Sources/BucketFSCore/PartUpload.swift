@@ -2,9 +2,12 @@ import Crypto
 import NIOCore
 import S3
 
-/// Sends one part of a staged file. Guarantees: at most `bufferedPartLimit` bytes of a part are
-/// held in memory (larger parts are read twice from the staged file: once for their Content-MD5,
-/// once streamed in 1 MiB chunks); the bytes held count against `budget` while the part is out.
+/// Sends one part of a staged file. Guarantees: a part is held whole in memory only if it is at
+/// most `bufferedPartLimit` bytes and `budget` has room for it at once (its bytes count against
+/// the budget while it is out); otherwise it is read twice from the staged file, once for its
+/// Content-MD5 and once streamed in 1 MiB chunks, and holds one chunk at a time. A part never
+/// waits for room in the budget, so writers that keep parts in memory (a slow writer's unfinished
+/// part can stay there for hours) can never stall another file's upload.
 enum PartUpload {
     static let bufferedPartLimit = 16 << 20
     static let chunk = 1 << 20
@@ -23,10 +26,8 @@ enum PartUpload {
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
                      file: StagedData, range: Range<Int64>, budget: ByteBudget) async throws -> String {
         let length = Int(range.count)
-        let held = min(length, bufferedPartLimit, budget.capacity)
-        await budget.acquire(held)
-        defer { budget.release(held) }
-        if length <= bufferedPartLimit {
+        if length <= bufferedPartLimit && budget.tryAcquire(length) {
+            defer { budget.release(length) }
             let body = try file.read(at: range.lowerBound, count: length)
             return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body)
         }

@@ -217,6 +217,38 @@ final class WritePathTests: XCTestCase {
             XCTAssertTrue(area.scan().isEmpty, "nothing left staged")
         }
     }
+
+    /// With the upload pool held elsewhere (slow writers' unfinished parts), a streamed file's
+    /// parts are read back from disk in chunks instead of waiting for room: the upload finishes.
+    func testUploadDoesNotWaitForAFullPool() async throws {
+        try await forEachServerBucket("fullpool") { server, c, bucket in
+            let dir = NSTemporaryDirectory() + "bfs-staging-\(UInt32.random(in: 0...UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let logger = Logger(label: "test")
+            let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
+            let budget = ByteBudget(capacity: 16 << 20)
+            XCTAssertTrue(budget.tryAcquire(16 << 20), "the whole pool taken")
+            let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
+                                          concurrency: 2, maxAhead: 8 << 20, budget: budget)
+            let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
+            let f = try StagedFile(area: area, client: c, bucket: bucket, key: "p", base: nil, attributes: attrs, metadata: [:],
+                                   contentType: nil, settings: settings, logger: logger)
+            var model = [UInt8]()
+            for i in 0..<24 {
+                let chunk = [UInt8](repeating: UInt8(i), count: 1 << 20)
+                _ = try await f.write(ByteBuffer(bytes: chunk), at: Int64(model.count))
+                model += chunk
+            }
+            let stored = try await f.flush()
+            XCTAssertEqual(stored?.size, Int64(model.count))
+            let readBack = await f.partsReadBack
+            XCTAssertEqual(readBack, 3, "every part read back from disk")
+            let got = try await c.getObject(bucket, key: "p", maxBytes: 32 << 20)
+            XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, model)
+            await f.discard()
+            budget.release(16 << 20)
+        }
+    }
 }
 
 import Foundation
