@@ -78,7 +78,7 @@ public final class BucketFileSystem: Sendable {
         // upload budget, so a lone writer's parts are all sent from memory, never read back from
         // disk. At the defaults: 8 MiB ahead + 8 being written + 4 x 8 in flight, in 56 MiB.
         let inParts = Int64(config.uploadConcurrency + 2) * Int64(config.partSize)
-        let maxAhead = max(Int64(config.partSize), min(Int64(config.writeAhead), Int64(config.uploadBufferBytes) - inParts))
+        let maxAhead = max(Int64(config.partSize), Int64(config.uploadBufferBytes) - inParts)
         uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),
                                                            targetObjectSize: target),
                                         concurrency: config.uploadConcurrency, maxAhead: maxAhead,

@@ -37,10 +37,9 @@ public struct FileSystemConfig: Sendable {
     public var partSize: Int = 8 << 20
     /// Parts in flight per file.
     public var uploadConcurrency: Int = 4
-    /// Buffers of parts in flight, for the whole mount.
+    /// Buffers of parts in flight, for the whole mount; a streaming writer may run ahead of its
+    /// uploads by what is left of it beyond its parts in flight and the one being written.
     public var uploadBufferBytes: Int = 56 << 20
-    /// Bytes a streaming writer may be ahead of its uploads before it waits.
-    public var writeAhead: Int = 64 << 20
     /// Memory for the first MiB of new files until they are stored (or grow), for the whole
     /// mount; 0 keeps every staged byte on disk from the first write.
     public var smallFileMemory: Int = 32 << 20

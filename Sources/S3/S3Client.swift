@@ -53,7 +53,8 @@ struct S3Request: Sendable {
     var body: ByteBuffer?
     /// A body sent as it is produced (made anew for each attempt), instead of `body`.
     var bodyStream: StreamedBody?
-    /// A body in memory in several buffers, sent back to back without joining them, instead of `body`.
+    /// A body in memory in several buffers, sent back to back without joining them, instead of
+    /// `body` (only through `performCollected`, which `send` uses for it).
     var bodyBuffers: [ByteBuffer]?
     /// The SigV4 payload hash; nil means: SHA-256 of the body.
     var payloadHash: String?
@@ -179,8 +180,6 @@ public final class S3Client: Sendable {
         req.headers.replaceOrAdd(name: "User-Agent", value: configuration.userAgent)
         if let b = r.body {
             req.body = .bytes(b)
-        } else if let parts = r.bodyBuffers {
-            req.body = .bytes(ByteBuffer(joining: parts))
         } else if let s = r.bodyStream {
             req.body = .stream(s.make(), length: .known(s.length))
         } else if r.method == .PUT || r.method == .POST {
@@ -278,6 +277,7 @@ public final class S3Client: Sendable {
 
     private func performOnce<T: Sendable>(_ r: S3Request, allowNotModified: Bool,
                                           _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
+        precondition(r.bodyBuffers == nil, "bodies in several buffers go through performCollected")
         let req = makeHTTPRequest(r)
         let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? Int(r.bodyStream?.length ?? 0), r.expectedResponseBytes))
         let response: HTTPClientResponse

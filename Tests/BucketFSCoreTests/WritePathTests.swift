@@ -165,21 +165,29 @@ final class WritePathTests: XCTestCase {
         XCTAssertEqual(Array(try f.read(at: 0, count: end).readableBytesView), Array(model[0..<end]))
     }
 
+    /// A new, empty staged file for `key` in a staging area under `dir`: 8 MiB parts (within
+    /// the server's part limit), 2 in flight, a writer at most one part ahead.
+    func newStagedFile(_ server: TestServer, _ c: S3Client, _ bucket: String, key: String, dir: String,
+                       budget: ByteBudget) throws -> (StagedFile, StagingArea) {
+        let logger = Logger(label: "test")
+        let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
+        let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
+                                      concurrency: 2, maxAhead: 8 << 20, budget: budget)
+        let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
+        let f = try StagedFile(area: area, client: c, bucket: bucket, key: key, base: nil, attributes: attrs, metadata: [:],
+                               contentType: nil, settings: settings, logger: logger)
+        return (f, area)
+    }
+
     /// A staged file against each server: a streamed new file, then an append and an overwrite
     /// that are stored with server-side copies of the unchanged ranges.
     func testStagedFileStreamsAndCopies() async throws {
         try await forEachServerBucket("staged") { server, c, bucket in
             let dir = NSTemporaryDirectory() + "bfs-staging-\(UInt32.random(in: 0...UInt32.max))"
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let logger = Logger(label: "test")
-            let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
             // The budget the mount gives a lone writer: its parts in flight, the part being
             // written and the bytes it may be ahead of them.
-            let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
-                                          concurrency: 2, maxAhead: 8 << 20, budget: ByteBudget(capacity: 40 << 20))
-            let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
-            let f = try StagedFile(area: area, client: c, bucket: bucket, key: "s", base: nil, attributes: attrs, metadata: [:],
-                                   contentType: nil, settings: settings, logger: logger)
+            let (f, area) = try newStagedFile(server, c, bucket, key: "s", dir: dir, budget: ByteBudget(capacity: 40 << 20))
             var model = [UInt8]()
             var x: UInt64 = 12345
             for _ in 0..<40 {  // 40 MiB, written in order: streamed
@@ -224,15 +232,9 @@ final class WritePathTests: XCTestCase {
         try await forEachServerBucket("fullpool") { server, c, bucket in
             let dir = NSTemporaryDirectory() + "bfs-staging-\(UInt32.random(in: 0...UInt32.max))"
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            let logger = Logger(label: "test")
-            let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
             let budget = ByteBudget(capacity: 16 << 20)
             XCTAssertTrue(budget.tryAcquire(16 << 20), "the whole pool taken")
-            let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
-                                          concurrency: 2, maxAhead: 8 << 20, budget: budget)
-            let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
-            let f = try StagedFile(area: area, client: c, bucket: bucket, key: "p", base: nil, attributes: attrs, metadata: [:],
-                                   contentType: nil, settings: settings, logger: logger)
+            let (f, _) = try newStagedFile(server, c, bucket, key: "p", dir: dir, budget: budget)
             var model = [UInt8]()
             for i in 0..<24 {
                 let chunk = [UInt8](repeating: UInt8(i), count: 1 << 20)
