@@ -79,6 +79,9 @@ public actor StagedFile {
     /// The next part boundary above `streamSealed`: a write reaching it seals a part.
     var nextSealAt: Int64 = 0
     var streamDisabled = false
+    /// Mode, owner or times were set (chmod, chown, utimens) after `stream` sent its metadata
+    /// with CreateMultipartUpload: the object it completes gets them in a server-side copy.
+    var restampStream = false
     var uploading = false
     var uploadWaiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes sent in request bodies by this file's uploads, and bytes copied on the server.
@@ -219,6 +222,7 @@ public actor StagedFile {
     func abandonStream(_ why: String) async {
         guard let s = stream else { return }
         stream = nil
+        restampStream = false
         streamDisabled = true
         streamSealed = 0
         nextSealAt = 0
@@ -297,6 +301,7 @@ public actor StagedFile {
         body(&attributes)
         attributes.size = oldSize
         changed(touch: false)
+        if stream != nil { restampStream = true }
         return attributes
     }
 
@@ -339,7 +344,7 @@ public actor StagedFile {
         let uploadSize = size
         let (sentBefore, copiedBefore) = (bytesSent, bytesCopied)
         do {
-            let etag = try await upload(size: uploadSize)
+            let (etag, meta) = try await upload(size: uploadSize)
             logger.info("stored \(key): \(uploadSize) bytes, \(bytesSent - sentBefore) sent, \(bytesCopied - copiedBefore) copied on the server")
             base = ObjectVersion(key: key, etag: etag, size: uploadSize)
             baseValid = min(uploadSize, size)
@@ -349,7 +354,7 @@ public actor StagedFile {
             }
             streamDisabled = false
             attributes.etag = etag
-            return StoredObject(etag: etag, size: uploadSize, key: key, attributes: attributes, metadata: uploadMetadata,
+            return StoredObject(etag: etag, size: uploadSize, key: key, attributes: attributes, metadata: meta,
                                 contentType: contentType)
         } catch {
             do {
@@ -362,17 +367,23 @@ public actor StagedFile {
         }
     }
 
-    func upload(size uploadSize: Int64) async throws -> String {
+    /// Stores the first `uploadSize` bytes; answers the new ETag and the metadata stored with it.
+    /// A streamed upload carries the metadata of its start: the mtime of its first part, and mode,
+    /// owner and times set since then only through a copy (`restamp`).
+    func upload(size uploadSize: Int64) async throws -> (etag: String, metadata: [String: String]) {
         let meta = uploadMetadata
         if let s = stream {
             stream = nil
             streamSealed = 0
             nextSealAt = 0
+            let restamp = restampStream
+            restampStream = false
             do {
                 if let etag = try await s.finish(size: uploadSize) {
                     bytesSent += await s.bytesSent
                     partsReadBack += await s.partsReadBack
-                    return etag
+                    guard restamp else { return (etag, s.metadata) }
+                    return (try await self.restamp(etag: etag, size: uploadSize, metadata: meta), meta)
                 }
             } catch {
                 await s.abort()
@@ -380,6 +391,30 @@ public actor StagedFile {
                 throw error
             }
         }
+        return (try await uploadWhole(size: uploadSize, metadata: meta), meta)
+    }
+
+    /// Gives the object just stored as `etag` new metadata, on the server: one CopyObject onto
+    /// itself, or above 5 GiB a multipart upload of copied parts.
+    func restamp(etag: String, size: Int64, metadata meta: [String: String]) async throws -> String {
+        if size <= UploadPlanner.maximumPart {
+            let (client, bucket, key, contentType) = (client, bucket, key, contentType)
+            let r = try await client.readUnchanged(bucket, key: key, etag: etag) { ifMatch in
+                try await client.copyObject(from: bucket, key: key, to: bucket, key: key, directive: .replace,
+                                            metadata: meta, contentType: contentType, sourceIfMatch: ifMatch)
+            }
+            bytesCopied += size
+            return r.etag
+        }
+        base = ObjectVersion(key: key, etag: etag, size: size)
+        baseValid = size
+        dirty = RangeSet()
+        return try await uploadWhole(size: size, metadata: meta)
+    }
+
+    /// One upload of the first `uploadSize` bytes: a PutObject when small, otherwise a multipart
+    /// upload in which unchanged ranges of `base` are copied on the server.
+    func uploadWhole(size uploadSize: Int64, metadata meta: [String: String]) async throws -> String {
         if uploadSize <= settings.plan.minPartSize {
             try await fetch(0..<uploadSize)
             let body = try file.read(at: 0, count: Int(uploadSize))

@@ -76,6 +76,8 @@ final class WritePathTests: XCTestCase {
         let m = MetadataCodec.encode(a)
         XCTAssertEqual(m["mode"], String(0o100640))
         XCTAssertEqual(m["mtime"], "1500000000.000000005")
+        XCTAssertEqual(MetadataCodec.formatTime(Timestamp(seconds: 7, nanoseconds: 123_456_789)), "7.123456789")
+        XCTAssertEqual(MetadataCodec.formatTime(Timestamp(seconds: 7)), "7")
         let back = MetadataCodec.attributes(size: 3, etag: nil, lastModified: nil, metadata: m, isDirectory: false,
                                             defaults: OwnershipDefaults(uid: 0, gid: 0))
         XCTAssertEqual(back.mode, 0o640)

@@ -163,6 +163,10 @@ final class WriteMountTests: XCTestCase {
                 fd = os.open(d + "/timed", os.O_CREAT | os.O_WRONLY, 0o644)
                 os.write(fd, b"t"); os.utime(d + "/timed", (1300000000, 1300000000)); os.close(fd)
                 out.append("timed=%d" % os.stat(d + "/timed").st_mtime)
+                # And on one whose upload is streaming (its first part already sent).
+                fd = os.open(d + "/timed-big", os.O_CREAT | os.O_WRONLY, 0o644)
+                for _ in range(10): os.write(fd, b"b" * (1 << 20))
+                os.utime(fd, (1300000000, 1300000000)); os.fchmod(fd, 0o600); os.close(fd)
                 # Two writers of one file see one file; the last close stores it.
                 a = os.open(d + "/shared", os.O_CREAT | os.O_RDWR, 0o644)
                 b = os.open(d + "/shared", os.O_RDWR)
@@ -202,6 +206,10 @@ final class WriteMountTests: XCTestCase {
             XCTAssertEqual(got9, 10)
             let got10 = try await c.headObject(bucket, key: "timed").metadata["mtime"]
             XCTAssertEqual(got10, "1300000000")
+            let big = try await c.headObject(bucket, key: "timed-big")
+            XCTAssertEqual(big.size, 10 << 20)
+            XCTAssertEqual(big.metadata["mtime"], "1300000000", "times set while the upload streamed are stored")
+            XCTAssertEqual(big.metadata["mode"], String(0o100600), "a mode set while the upload streamed is stored")
             XCTAssertTrue(sh("df -h \(p(""))").out.contains("bucketfs"))
         }
     }
