@@ -291,10 +291,10 @@ extension BucketFileSystem {
         changes.apply(to: &a)
         let meta = (n.userMetadata ?? [:]).filter { !MetadataCodec.ownedNames.contains($0.key) }
             .merging(MetadataCodec.encode(a)) { _, new in new }
-        let result = try await client.copyObject(from: bucket, key: n.key, to: bucket, key: n.key, directive: .replace,
-                                                 metadata: meta, contentType: n.contentType)
+        let result = try await serverCopy.copy(n.key, to: n.key, size: n.attributes.size, etag: nil,
+                                               replacing: ServerCopy.Replacement(metadata: meta, contentType: n.contentType))
         a.etag = result.etag.isEmpty ? a.etag : result.etag
-        a.stored = result.lastModified
+        a.stored = result.stored
         remember(n.key, a)
         let deadline = ttlDeadline
         inodes.update(ino) { x in
@@ -501,28 +501,10 @@ extension BucketFileSystem {
             return (try await client.putObject(bucket, key: newKey, body: ByteBuffer(), contentType: info.contentType ?? Self.directoryContentType,
                                                metadata: info.metadata), nil)
         }
-        if size <= UploadPlanner.maximumPart {
-            let r = try await client.copyObject(from: bucket, key: key, to: bucket, key: newKey, directive: .copy)
-            return (r.etag, r.lastModified)
-        }
-        let info = try await client.headObject(bucket, key: key)
-        let parts = UploadPlanner.plan(size: size, copyable: RangeSet(0..<size), maxParts: config.maxParts,
-                                       copyPart: 1 << 30)
-        let id = try await client.createMultipartUpload(bucket, key: newKey, contentType: info.contentType, metadata: info.metadata)
-        do {
-            var done: [CompletedPart] = []
-            for p in parts {
-                let etag = try await client.uploadPartCopy(bucket, key: newKey, uploadId: id, partNumber: p.number, sourceBucket: bucket,
-                                                           sourceKey: key, range: p.range.lowerBound...(p.range.upperBound - 1),
-                                                           sourceIfMatch: info.etag)
-                done.append(CompletedPart(partNumber: p.number, etag: etag))
-            }
-            return (try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done), nil)
-        } catch {
-            try? await client.abortMultipartUpload(bucket, key: newKey, uploadId: id)
-            throw error
-        }
+        return try await serverCopy.copy(key, to: newKey, size: size, etag: nil)
     }
+
+    var serverCopy: ServerCopy { ServerCopy(client: client, bucket: bucket, maxParts: config.maxParts) }
 
     func renameDirectory(from key: String, to newKey: String) async throws {
         let prefix = key + "/", newPrefix = newKey + "/"

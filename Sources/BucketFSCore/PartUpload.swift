@@ -1,3 +1,4 @@
+import Synchronization
 import Crypto
 import NIOCore
 import S3
@@ -41,13 +42,10 @@ enum PartUpload {
         }
         let digest = Data(md5.finalize()).base64EncodedString()
         let body = StreamedBody(length: Int64(length)) {
-            var next = range.lowerBound
+            let next = Cursor(range.lowerBound)
             return AsyncThrowingStream(unfolding: {
-                guard next < range.upperBound else { return nil }
-                let n = Int(min(Int64(chunk), range.upperBound - next))
-                let piece = try file.read(at: next, count: n)
-                next += Int64(n)
-                return piece
+                guard let piece = next.advance(by: Int64(chunk), below: range.upperBound) else { return nil }
+                return try file.read(at: piece.lowerBound, count: Int(piece.count))
             })
         }
         return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body, contentMD5: digest)
@@ -55,3 +53,20 @@ enum PartUpload {
 }
 
 import Foundation
+
+/// Where a streamed body has got to: hands out the next piece of a range, once.
+final class Cursor: Sendable {
+    private let position: Mutex<Int64>
+
+    init(_ start: Int64) { position = Mutex(start) }
+
+    /// The next piece of at most `step` bytes below `end`, or nil at the end.
+    func advance(by step: Int64, below end: Int64) -> Range<Int64>? {
+        position.withLock { p in
+            guard p < end else { return nil }
+            let piece = p..<min(end, p + step)
+            p = piece.upperBound
+            return piece
+        }
+    }
+}

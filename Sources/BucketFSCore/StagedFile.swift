@@ -397,19 +397,11 @@ public actor StagedFile {
     /// Gives the object just stored as `etag` new metadata, on the server: one CopyObject onto
     /// itself, or above 5 GiB a multipart upload of copied parts.
     func restamp(etag: String, size: Int64, metadata meta: [String: String]) async throws -> String {
-        if size <= UploadPlanner.maximumPart {
-            let (client, bucket, key, contentType) = (client, bucket, key, contentType)
-            let r = try await client.readUnchanged(bucket, key: key, etag: etag) { ifMatch in
-                try await client.copyObject(from: bucket, key: key, to: bucket, key: key, directive: .replace,
-                                            metadata: meta, contentType: contentType, sourceIfMatch: ifMatch)
-            }
-            bytesCopied += size
-            return r.etag
-        }
-        base = ObjectVersion(key: key, etag: etag, size: size)
-        baseValid = size
-        dirty = RangeSet()
-        return try await uploadWhole(size: size, metadata: meta)
+        let copy = ServerCopy(client: client, bucket: bucket, maxParts: settings.plan.maxParts)
+        let r = try await copy.copy(key, to: key, size: size, etag: etag,
+                                    replacing: ServerCopy.Replacement(metadata: meta, contentType: contentType))
+        bytesCopied += size
+        return r.etag
     }
 
     /// One upload of the first `uploadSize` bytes: a PutObject when small, otherwise a multipart

@@ -253,6 +253,43 @@ final class WritePathTests: XCTestCase {
             budget.release(16 << 20)
         }
     }
+
+    /// Whole-object copies: one CopyObject, or copied parts above the single-copy limit (lowered
+    /// here so a small object takes that path); metadata kept or replaced; a stale ETag refused.
+    func testServerCopyOfAnySize() async throws {
+        try await forEachServerBucket("copy") { server, c, bucket in
+            let data = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) }
+            let etag = try await c.putObject(bucket, key: "src", body: ByteBuffer(bytes: data), contentType: "text/x-test",
+                                             metadata: ["mode": "33188", "keep": "yes"])
+            let single = ServerCopy(client: c, bucket: bucket, maxParts: 1000)
+            var parts = single
+            parts.singleCopyLimit = 5 << 20
+            let replaced = ServerCopy.Replacement(metadata: ["mode": "33152"], contentType: "text/x-new")
+            _ = try await single.copy("src", to: "kept", size: Int64(data.count), etag: nil)
+            _ = try await parts.copy("src", to: "kept-parts", size: Int64(data.count), etag: etag)
+            _ = try await single.copy("src", to: "new", size: Int64(data.count), etag: etag, replacing: replaced)
+            _ = try await parts.copy("src", to: "new-parts", size: Int64(data.count), etag: nil, replacing: replaced)
+            for key in ["kept", "kept-parts", "new", "new-parts"] {
+                let got = try await c.getObject(bucket, key: key, maxBytes: 16 << 20)
+                XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, data, "[\(server.name)] \(key)")
+                let info = try await c.headObject(bucket, key: key)
+                let kept = key.hasPrefix("kept")
+                XCTAssertEqual(info.metadata["mode"], kept ? "33188" : "33152", "[\(server.name)] \(key)")
+                XCTAssertEqual(info.metadata["keep"], kept ? "yes" : nil, "[\(server.name)] \(key)")
+                XCTAssertEqual(info.contentType, kept ? "text/x-test" : "text/x-new", "[\(server.name)] \(key)")
+            }
+            // A source that changed since its ETag was learnt is not copied.
+            _ = try await c.putObject(bucket, key: "src", body: ByteBuffer(string: "changed"))
+            for copier in [single, parts] {
+                do {
+                    _ = try await copier.copy("src", to: "stale", size: Int64(data.count), etag: etag)
+                    XCTFail("[\(server.name)] a copy of a changed object")
+                } catch let e as S3Error {
+                    XCTAssertEqual(e.httpStatus, 412, "[\(server.name)] \(e)")
+                }
+            }
+        }
+    }
 }
 
 import Foundation
