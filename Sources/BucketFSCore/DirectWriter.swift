@@ -7,14 +7,19 @@ import Synchronization
 /// large file being staged costs no page-cache memory and no second copy in the kernel (on a
 /// machine whose memory is touched for the first time, filling the page cache costs more than
 /// the upload). Whole 4 KiB blocks at 4 KiB offsets only, through a reused aligned buffer;
-/// everything else is left to the caller's buffered descriptor. One writer at a time.
+/// everything else is left to the caller's buffered descriptor.
 final class DirectWriter: Sendable {
     static let alignment = 4096
     static let scratchSize = 1 << 20
 
     let fd: Int32
-    private struct Scratch: @unchecked Sendable { var pointer: UnsafeMutableRawPointer? }
-    private let scratch = Mutex(Scratch(pointer: nil))
+
+    /// Aligned scratch buffers, shared by every staged file: a write holds one only for its own
+    /// (synchronous) duration, so there are never more than threads writing, and at most `pooled`
+    /// are kept between writes.
+    private struct Scratch: @unchecked Sendable { var free: [UnsafeMutableRawPointer] = [] }
+    private static let scratch = Mutex(Scratch())
+    static let pooled = 4
 
     /// Linux's O_DIRECT, which Glibc's module does not export (it needs _GNU_SOURCE).
     #if arch(arm64) || arch(arm)
@@ -39,39 +44,43 @@ final class DirectWriter: Sendable {
         guard skip < bytes.count, let base = bytes.baseAddress else { return 0..<0 }
         let length = (bytes.count - skip) / Self.alignment * Self.alignment
         guard length > 0 else { return 0..<0 }
-        try scratch.withLock { s in
-            if s.pointer == nil {
-                var p: UnsafeMutableRawPointer?
-                guard posix_memalign(&p, Self.alignment, Self.scratchSize) == 0, let p else {
-                    throw FSError(ENOMEM, "no memory for a staging buffer")
+        let buffer = try Self.takeScratch()
+        defer { Self.giveBack(buffer) }
+        var done = 0
+        while done < length {
+            let n = min(Self.scratchSize, length - done)
+            buffer.copyMemory(from: base + skip + done, byteCount: n)
+            var written = 0
+            while written < n {
+                let w = pwrite(fd, buffer + written, n - written, off_t(firstBlock) + off_t(done + written))
+                if w < 0 {
+                    if errno == EINTR { continue }
+                    throw FSError(errno, "writing staging file: \(String(cString: strerror(errno)))")
                 }
-                s.pointer = p
+                written += w
             }
-            guard let buffer = s.pointer else { return }
-            var done = 0
-            while done < length {
-                let n = min(Self.scratchSize, length - done)
-                buffer.copyMemory(from: base + skip + done, byteCount: n)
-                var written = 0
-                while written < n {
-                    let w = pwrite(fd, buffer + written, n - written, off_t(firstBlock) + off_t(done + written))
-                    if w < 0 {
-                        if errno == EINTR { continue }
-                        throw FSError(errno, "writing staging file: \(String(cString: strerror(errno)))")
-                    }
-                    written += w
-                }
-                done += n
-            }
+            done += n
         }
         return skip..<(skip + length)
     }
 
-    func close() {
-        _ = Glibc.close(fd)
-        scratch.withLock { s in
-            free(s.pointer)
-            s.pointer = nil
+    func close() { _ = Glibc.close(fd) }
+
+    private static func takeScratch() throws -> UnsafeMutableRawPointer {
+        if let p = scratch.withLock({ $0.free.popLast() }) { return p }
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, alignment, scratchSize) == 0, let p else {
+            throw FSError(ENOMEM, "no memory for a staging buffer")
         }
+        return p
+    }
+
+    private static func giveBack(_ p: UnsafeMutableRawPointer) {
+        let kept = scratch.withLock { s -> Bool in
+            guard s.free.count < pooled else { return false }
+            s.free.append(p)
+            return true
+        }
+        if !kept { free(p) }
     }
 }

@@ -18,6 +18,7 @@ actor MultipartWriter {
     let file: StagedData
     let plan: PartSizePlan
     let budget: ByteBudget
+    let streamedParts: ByteBudget
     let concurrency: Int
     let maxAhead: Int64
     let metadata: [String: String]
@@ -48,10 +49,10 @@ actor MultipartWriter {
     private var resumeAt: Int64 = 0
 
     init(client: S3Client, bucket: String, key: String, file: StagedData, plan: PartSizePlan, budget: ByteBudget,
-         concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?, memoryFrom: Int64 = 0,
-         logger: Logger) {
+         streamedParts: ByteBudget, concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?,
+         memoryFrom: Int64 = 0, logger: Logger) {
         self.client = client; self.bucket = bucket; self.key = key; self.file = file; self.plan = plan
-        self.budget = budget; self.concurrency = max(1, concurrency); self.maxAhead = maxAhead
+        self.budget = budget; self.streamedParts = streamedParts; self.concurrency = max(1, concurrency); self.maxAhead = maxAhead
         self.metadata = metadata; self.contentType = contentType; self.logger = logger
         resumeAt = memoryFrom
         if memoryFrom > 0 { memoryEnd = -1 }
@@ -176,7 +177,7 @@ actor MultipartWriter {
 
     private func launch(number: Int, range: Range<Int64>, uploadId: String) {
         inflight += 1
-        let (client, bucket, key, file, budget) = (client, bucket, key, file, budget)
+        let (client, bucket, key, file, budget, streamedParts) = (client, bucket, key, file, budget, streamedParts)
         let bytes = Int(range.count)
         let inMemory = takeMemory(range)
         if inMemory == nil { partsReadBack += 1 }
@@ -188,7 +189,7 @@ actor MultipartWriter {
                                                                 buffers: inMemory, held: bytes, budget: budget))
                 } else {
                     result = .success(try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: number,
-                                                                file: file, range: range, budget: budget))
+                                                                file: file, range: range, budget: budget, streamedParts: streamedParts))
                 }
             } catch {
                 result = .failure(error)

@@ -6,9 +6,10 @@ import S3
 /// Sends one part of a staged file. Guarantees: a part is held whole in memory only if it is at
 /// most `bufferedPartLimit` bytes and `budget` has room for it at once (its bytes count against
 /// the budget while it is out); otherwise it is read twice from the staged file, once for its
-/// Content-MD5 and once streamed in 1 MiB chunks, and holds one chunk at a time. A part never
-/// waits for room in the budget, so writers that keep parts in memory (a slow writer's unfinished
-/// part can stay there for hours) can never stall another file's upload.
+/// Content-MD5 and once streamed in 1 MiB chunks, and holds one chunk at a time; at most
+/// `streamedParts` such parts are out at once for the whole mount. A part never waits for room in
+/// the budget, so writers that keep parts in memory (a slow writer's unfinished part can stay
+/// there for hours) can never stall another file's upload.
 enum PartUpload {
     static let bufferedPartLimit = 16 << 20
     static let chunk = 1 << 20
@@ -25,13 +26,17 @@ enum PartUpload {
     }
 
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
-                     file: StagedData, range: Range<Int64>, budget: ByteBudget) async throws -> String {
+                     file: StagedData, range: Range<Int64>, budget: ByteBudget, streamedParts: ByteBudget) async throws -> String {
         let length = Int(range.count)
         if length <= bufferedPartLimit && budget.tryAcquire(length) {
             defer { budget.release(length) }
             let body = try file.read(at: range.lowerBound, count: length)
             return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body)
         }
+        // A turn among the streamed parts: they wait only for each other's uploads, never for
+        // memory that writers hold.
+        await streamedParts.acquire(1)
+        defer { streamedParts.release(1) }
         var md5 = Insecure.MD5()
         var offset = range.lowerBound
         while offset < range.upperBound {

@@ -18,11 +18,15 @@ public struct UploadSettings: Sendable {
     public var fetchChunk: Int
     /// Room for new files' first MiB in memory, for the whole mount (nil: always on disk).
     public var smallFileBudget: ByteBudget?
+    /// Parts streamed back from staged files in flight at once, for the whole mount (each holds
+    /// a chunk or two of 1 MiB while it is sent).
+    public var streamedParts: ByteBudget
 
     public init(plan: PartSizePlan, concurrency: Int = 4, maxAhead: Int64 = 64 << 20, budget: ByteBudget, fetchChunk: Int = 8 << 20,
-                smallFileBudget: ByteBudget? = nil) {
+                smallFileBudget: ByteBudget? = nil, streamedParts: ByteBudget = ByteBudget(capacity: 8)) {
         self.plan = plan; self.concurrency = concurrency; self.maxAhead = maxAhead; self.budget = budget; self.fetchChunk = fetchChunk
         self.smallFileBudget = smallFileBudget
+        self.streamedParts = streamedParts
     }
 }
 
@@ -199,7 +203,8 @@ public actor StagedFile {
             let head = offset > 0 && offset < settings.plan.partSize(1) ? try file.read(at: 0, count: Int(offset)) : nil
             let from = offset == 0 || head != nil ? 0 : MultipartWriter.nextBoundary(settings.plan, after: offset)
             let s = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
-                                    budget: settings.budget, concurrency: settings.concurrency, maxAhead: settings.maxAhead,
+                                    budget: settings.budget, streamedParts: settings.streamedParts,
+                                    concurrency: settings.concurrency, maxAhead: settings.maxAhead,
                                     metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
             stream = s
             if let head { await s.offer(head, at: 0) }
@@ -436,6 +441,7 @@ public actor StagedFile {
 
     func sendParts(_ parts: [PlannedPart], uploadId: String) async throws -> [CompletedPart] {
         let (client, bucket, key, file, budget, base) = (client, bucket, key, file, settings.budget, base)
+        let streamedParts = settings.streamedParts
         var out: [CompletedPart] = []
         var sent: Int64 = 0, copied: Int64 = 0
         try await forEachConcurrently(parts, limit: settings.concurrency, { p -> (CompletedPart, Int64) in
@@ -450,7 +456,7 @@ public actor StagedFile {
                 return (CompletedPart(partNumber: p.number, etag: etag), -Int64(p.range.count))
             case .local:
                 let etag = try await PartUpload.send(client, bucket: bucket, key: key, uploadId: uploadId, number: p.number,
-                                                     file: file, range: p.range, budget: budget)
+                                                     file: file, range: p.range, budget: budget, streamedParts: streamedParts)
                 return (CompletedPart(partNumber: p.number, etag: etag), Int64(p.range.count))
             }
         }, each: { (c: CompletedPart, n: Int64) in

@@ -170,11 +170,11 @@ final class WritePathTests: XCTestCase {
     /// A new, empty staged file for `key` in a staging area under `dir`: 8 MiB parts (within
     /// the server's part limit), 2 in flight, a writer at most one part ahead.
     func newStagedFile(_ server: TestServer, _ c: S3Client, _ bucket: String, key: String, dir: String,
-                       budget: ByteBudget) throws -> (StagedFile, StagingArea) {
+                       budget: ByteBudget, streamedParts: ByteBudget = ByteBudget(capacity: 8)) throws -> (StagedFile, StagingArea) {
         let logger = Logger(label: "test")
         let area = try StagingArea(root: dir, bucket: bucket, logger: logger)
         let settings = UploadSettings(plan: PartSizePlan(maxParts: server.isSwift ? 1000 : 10_000, targetObjectSize: 1 << 40),
-                                      concurrency: 2, maxAhead: 8 << 20, budget: budget)
+                                      concurrency: 2, maxAhead: 8 << 20, budget: budget, streamedParts: streamedParts)
         let attrs = NodeAttributes(kind: .file, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: .now())
         let f = try StagedFile(area: area, client: c, bucket: bucket, key: key, base: nil, attributes: attrs, metadata: [:],
                                contentType: nil, settings: settings, logger: logger)
@@ -236,7 +236,9 @@ final class WritePathTests: XCTestCase {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let budget = ByteBudget(capacity: 16 << 20)
             XCTAssertTrue(budget.tryAcquire(16 << 20), "the whole pool taken")
-            let (f, _) = try newStagedFile(server, c, bucket, key: "p", dir: dir, budget: budget)
+            // One streamed part at a time for the whole mount: the parts take turns.
+            let turns = ByteBudget(capacity: 1)
+            let (f, _) = try newStagedFile(server, c, bucket, key: "p", dir: dir, budget: budget, streamedParts: turns)
             var model = [UInt8]()
             for i in 0..<24 {
                 let chunk = [UInt8](repeating: UInt8(i), count: 1 << 20)
@@ -247,6 +249,7 @@ final class WritePathTests: XCTestCase {
             XCTAssertEqual(stored?.size, Int64(model.count))
             let readBack = await f.partsReadBack
             XCTAssertEqual(readBack, 3, "every part read back from disk")
+            XCTAssertEqual(turns.inUse, 0)
             let got = try await c.getObject(bucket, key: "p", maxBytes: 32 << 20)
             XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, model)
             await f.discard()
