@@ -99,8 +99,14 @@ public struct MountCommand: ParsableCommand {
             opened = client
             endpointText = client.endpoint.urlString
             let bucket = s.bucket
-            try Blocking.run { _ = try await client.headBucket(bucket, retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(200))) }
-            let fs = try BucketFileSystem(client: client, config: s.fileSystemConfig, logger: logger)
+            let head = try Blocking.run { try await client.headBucket(bucket, retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(200))) }
+            var config = s.fileSystemConfig
+            if s.maxParts == nil && head.maxParts < config.maxParts {
+                // Swift s3api refuses part numbers above 1,000: uploads are planned for that.
+                config.maxParts = head.maxParts
+                logger.notice("the server is OpenStack Swift s3api: uploads use at most \(head.maxParts) parts (max_parts=\(head.maxParts))")
+            }
+            let fs = try BucketFileSystem(client: client, config: config, logger: logger)
             let mount = try FuseMount(fs: fs, mountpoint: s.mountpoint, options: s.kernelOptions,
                                       threads: s.threads ?? 8, logger: logger)
             Daemon.report(fd: readyFd, Daemon.readyMessage)

@@ -160,6 +160,8 @@ public struct MountSettings: Sendable, Equatable {
             connection.region = "KR1"
             connection.addressing = .path
             connection.signature = .v4
+            // It is Swift s3api: part numbers up to 1,000.
+            maxParts = maxParts ?? 1000
         case "use_path_request_style", "path_style": try flag(); connection.addressing = .path
         case "virtual_hosted", "virtual_hosted_style": try flag(); connection.addressing = .virtual
         case "sigv2": try flag(); connection.signature = .v2

@@ -25,15 +25,17 @@ extension S3Client {
         _ = try await send(r)
     }
 
-    /// HEAD bucket: succeeds when the bucket exists and the keys may use it; answers the region
-    /// the server names in `x-amz-bucket-region`, if any.
+    /// HEAD bucket: succeeds when the bucket exists and the keys may use it; answers what the
+    /// answer tells of the bucket (its region, if named) and of the server.
     /// `retry` overrides the client's policy (a mount's start-up check wants a quick answer).
     @discardableResult
-    public func headBucket(_ bucket: String, retry: RetryPolicy? = nil) async throws -> String? {
+    public func headBucket(_ bucket: String, retry: RetryPolicy? = nil) async throws -> BucketHead {
         var r = S3Request(.HEAD, bucket: bucket)
         r.retry = retry
         let resp = try await send(r)
-        return resp.headers.first(name: "x-amz-bucket-region")
+        return BucketHead(region: resp.headers.first(name: "x-amz-bucket-region"),
+                          isOpenStackSwift: resp.headers.contains(name: "x-openstack-request-id")
+                              || resp.headers.contains(name: "x-trans-id"))
     }
 
     public func deleteBucket(_ bucket: String) async throws {
@@ -80,5 +82,23 @@ public enum BucketName {
               b.allSatisfy({ alnum($0) || $0 == 45 || $0 == 46 }), !name.contains("..") else {
             throw S3Error.invalidRequest("invalid bucket name \"\(name)\": 3-63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
         }
+    }
+}
+
+/// What a HEAD of a bucket tells of the bucket and of the server behind it.
+public struct BucketHead: Sendable, Equatable {
+    /// `x-amz-bucket-region`, where the server sends it.
+    public var region: String?
+    /// The server is OpenStack Swift's s3api middleware: every answer carries Swift's
+    /// `X-Trans-Id` and `X-Openstack-Request-Id`.
+    public var isOpenStackSwift: Bool
+
+    /// The highest part number the server accepts in a multipart upload: 1,000 on Swift s3api
+    /// (its `max_upload_part_num` default), 10,000 elsewhere (the S3 limit).
+    public var maxParts: Int { isOpenStackSwift ? 1000 : 10_000 }
+
+    public init(region: String?, isOpenStackSwift: Bool) {
+        self.region = region
+        self.isOpenStackSwift = isOpenStackSwift
     }
 }

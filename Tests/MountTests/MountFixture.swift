@@ -109,9 +109,7 @@ final class MountFixture {
     /// Mounts `source` (`bucket` or `bucket:/prefix`) with extra `-o` options; fails the test if it cannot.
     func mount(_ source: String, options: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
         // Each fixture stages writes in its own directory unless the test names one.
-        var all = options.contains("staging_dir=") ? options : (options.isEmpty ? "" : options + ",") + "staging_dir=\(stagingDir)"
-        // Swift s3api numbers parts up to 1000, as its users are told to say.
-        if server.isSwift && !options.contains("max_parts=") { all += ",max_parts=1000" }
+        let all = options.contains("staging_dir=") ? options : (options.isEmpty ? "" : options + ",") + "staging_dir=\(stagingDir)"
         let opts = " -o \(shellQuote(all))"
         let r = sh("\(environment) \(shellQuote(Self.binary)) \(shellQuote(source)) \(shellQuote(mountpoint))\(opts)", timeout: 60)
         guard r.status == 0 else {

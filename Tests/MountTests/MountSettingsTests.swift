@@ -42,6 +42,8 @@ final class MountSettingsTests: XCTestCase {
         XCTAssertEqual(s.connection.region, "KR1")
         XCTAssertEqual(s.connection.addressing, .path)
         XCTAssertEqual(s.connection.url, "https://objects.example.com")
+        XCTAssertEqual(s.fileSystemConfig.maxParts, 1000, "the service is Swift s3api")
+        XCTAssertEqual(try parse("b01", "max_parts=500,preset=kr1").fileSystemConfig.maxParts, 500)
         XCTAssertEqual(try parse("b01", "ro").fileSystemConfig.metadataTTL, 300, "read-only mounts trust metadata longer")
     }
 

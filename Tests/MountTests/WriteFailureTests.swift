@@ -131,6 +131,9 @@ final class WriteFailureTests: XCTestCase {
             let m = MountFixture(server: server)
             try m.mount(bucket, options: "logfile=\(dir)/log")
             defer { m.unmount() }
+            // Mounts on Swift s3api plan uploads for its 1,000-part limit without being told.
+            XCTAssertEqual(read(dir + "/log").contains("OpenStack Swift s3api: uploads use at most 1000 parts"), server.isSwift,
+                           "[\(server.name)] \(read(dir + "/log"))")
             let pid = writer(m.path("f"), data: dir + "/data", first: 24, second: 8, status: dir + "/status", go: dir + "/go")
             let written = await waitFor(60) { read(dir + "/status").contains("written") }
             XCTAssertTrue(written, "writer started")

@@ -14,7 +14,9 @@ final class S3IntegrationTests: XCTestCase {
 
     func testBucketOperations() async throws {
         try await forEachServerBucket("bkt") { server, c, bucket in
-            try await c.headBucket(bucket)
+            let head = try await c.headBucket(bucket)
+            XCTAssertEqual(head.isOpenStackSwift, server.isSwift, "the server is recognised: \(server.name)")
+            XCTAssertEqual(head.maxParts, server.isSwift ? 1000 : 10_000)
             let list = try await c.listBuckets()
             XCTAssertTrue(list.buckets.contains { $0.name == bucket }, server.name)
             let location = try await c.getBucketLocation(bucket)
