@@ -142,20 +142,23 @@ struct BucketCommand: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a bucket's existence, location and ACL.")
+        static let configuration = CommandConfiguration(abstract: "Show a bucket's existence, location, ACL and server.")
         @OptionGroup var options: ConnectionOptions
         @Argument var bucket: String
         func run() throws {
             let bucket = bucket, json = options.json
             try runAdmin(options, bucket: bucket) { c in
-                try await c.headBucket(bucket)
+                let head = try await c.headBucket(bucket)
                 let location = try await c.getBucketLocation(bucket)
                 let acl = try? await c.getBucketACL(bucket)
                 let grants = acl?.grants.map { "\($0.granteeText):\($0.permission)" } ?? []
+                let server = head.isOpenStackSwift ? "OpenStack Swift s3api" : "S3"
                 if json {
-                    printJSON(["bucket": bucket, "location": location, "owner": acl?.owner.id ?? "", "grants": grants])
+                    printJSON(["bucket": bucket, "location": location, "owner": acl?.owner.id ?? "", "grants": grants,
+                               "server": server, "max_parts": head.maxParts])
                 } else {
-                    print("bucket:   \(bucket)\nlocation: \(location)\nowner:    \(acl?.owner.id ?? "-")\ngrants:   \(grants.joined(separator: ", "))")
+                    print("bucket:   \(bucket)\nlocation: \(location)\nowner:    \(acl?.owner.id ?? "-")\ngrants:   \(grants.joined(separator: ", "))"
+                          + "\nserver:   \(server) (at most \(head.maxParts) parts per upload)")
                 }
             }
         }

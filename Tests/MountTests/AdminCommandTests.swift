@@ -34,6 +34,8 @@ final class AdminCommandTests: XCTestCase {
             r = run(server, "bucket info \(bucket)")
             XCTAssertEqual(r.status, 0, r.err)
             XCTAssertTrue(r.out.contains("location:"), r.out)
+            XCTAssertTrue(r.out.contains(server.isSwift ? "server:   OpenStack Swift s3api (at most 1000 parts"
+                                                        : "server:   S3 (at most 10000 parts"), r.out)
             r = run(server, "bucket acl \(bucket) --set no-such-acl")
             XCTAssertEqual(r.status, 64)
 
