@@ -46,4 +46,6 @@ export BUCKETFS_REQUIRE_SERVERS=1
 export BUCKETFS_TEST_RUN_DIR=$run
 
 swift build --build-tests
-swift test --skip-build "$@"
+# Mounts that name no staging_dir stage under $XDG_CACHE_HOME: inside the run directory, so the
+# tests leave nothing in the user's ~/.cache.
+XDG_CACHE_HOME=$run/cache swift test --skip-build "$@"
