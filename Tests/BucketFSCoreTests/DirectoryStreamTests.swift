@@ -21,6 +21,8 @@ final class DirectoryStreamTests: XCTestCase {
                 let own = OwnershipDefaults(uid: 0, gid: 0)
                 var cfg = FileSystemConfig(bucket: bucket, ownership: own)
                 cfg.listPageSize = 5
+                // Only reads: no staging directory is made.
+                cfg.readOnly = true
                 let fs = try BucketFileSystem(client: c, config: cfg, logger: Logger(label: "t"))
                 let dir = try await fs.lookup(parent: 1, name: "d")
                 XCTAssertTrue(dir.isDirectory)
