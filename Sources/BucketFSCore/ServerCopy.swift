@@ -23,38 +23,29 @@ struct ServerCopy: Sendable {
     func copy(_ key: String, to newKey: String, size: Int64, etag: String?,
               replacing: Replacement? = nil) async throws -> (etag: String, stored: Timestamp?) {
         let (client, bucket) = (client, bucket)
+        // `readUnchanged` reads without a condition when the ETag is empty.
         if size <= singleCopyLimit {
-            let attempt = { (ifMatch: String?) async throws -> CopyObjectResult in
+            let r = try await client.readUnchanged(bucket, key: key, etag: etag ?? "") { ifMatch in
                 try await client.copyObject(from: bucket, key: key, to: bucket, key: newKey,
                                             directive: replacing == nil ? .copy : .replace,
                                             metadata: replacing?.metadata ?? [:], contentType: replacing?.contentType,
                                             sourceIfMatch: ifMatch)
             }
-            let r = if let etag { try await client.readUnchanged(bucket, key: key, etag: etag, attempt) } else { try await attempt(nil) }
             return (r.etag, r.lastModified)
         }
-        var target = replacing
-        var sourceETag = etag
-        if target == nil || sourceETag == nil {
-            let info = try await client.headObject(bucket, key: key)
-            target = target ?? Replacement(metadata: info.metadata, contentType: info.contentType)
-            sourceETag = sourceETag ?? info.etag
-        }
+        // A multipart copy takes its metadata at the start: the source's, unless replaced.
+        let source = replacing == nil || etag == nil ? try await client.headObject(bucket, key: key) : nil
+        let target = replacing ?? Replacement(metadata: source?.metadata ?? [:], contentType: source?.contentType)
+        let sourceETag = etag ?? source?.etag ?? ""
         let parts = UploadPlanner.plan(size: size, copyable: RangeSet(0..<size), maxParts: maxParts, copyPart: 1 << 30)
-        let id = try await client.createMultipartUpload(bucket, key: newKey, contentType: target?.contentType,
-                                                        metadata: target?.metadata ?? [:])
+        let id = try await client.createMultipartUpload(bucket, key: newKey, contentType: target.contentType, metadata: target.metadata)
         do {
             var done: [CompletedPart] = []
             for p in parts {
                 let range = p.range.lowerBound...(p.range.upperBound - 1)
-                let send = { (ifMatch: String?) async throws -> String in
+                let etag = try await client.readUnchanged(bucket, key: key, etag: sourceETag) { ifMatch in
                     try await client.uploadPartCopy(bucket, key: newKey, uploadId: id, partNumber: p.number, sourceBucket: bucket,
                                                     sourceKey: key, range: range, sourceIfMatch: ifMatch)
-                }
-                let etag = if let sourceETag {
-                    try await client.readUnchanged(bucket, key: key, etag: sourceETag, send)
-                } else {
-                    try await send(nil)
                 }
                 done.append(CompletedPart(partNumber: p.number, etag: etag))
             }
