@@ -167,6 +167,7 @@ extension MountSettings {
         c.negativeTTL = negativeTTL ?? (readOnly ? 60 : 5)
         c.posixMetadata = posixMetadata
         c.directIO = directIO
+        c.cachedWrites = cachedWrites
         if let b = blockSize { c.blockSize = b }
         if let m = memoryCacheSize { c.memoryCacheBytes = m }
         if let r = readahead { c.maxPrefetchWindow = r }

@@ -28,6 +28,7 @@ public struct MountSettings: Sendable, Equatable {
     public var negativeTTL: Double?
     public var posixMetadata = false
     public var directIO = false
+    public var cachedWrites = false
     public var logFile: String?
     public var logLevel: String?
     public var fsname: String?
@@ -182,6 +183,7 @@ public struct MountSettings: Sendable, Equatable {
         case "posix_metadata", "posix": try flag(); posixMetadata = true
         case "list_attributes": try flag(); posixMetadata = false
         case "direct_io": try flag(); directIO = true
+        case "cached_writes": try flag(); cachedWrites = true
         case "listobjectsv1", "list_v1": try flag(); connection.listV1 = true
         case "max_connections", "parallel_count": connection.maxConnections = try Self.number(name, need(), 1...1024)
         case "retries": connection.retries = try Self.number(name, need(), 1...20)

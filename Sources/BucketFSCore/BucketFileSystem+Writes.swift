@@ -77,8 +77,11 @@ extension BucketFileSystem {
     /// Registers an open handle. With `stageFrom`, the inode's staged file is found or made in
     /// the same step (with `replacing`, a new one replaces any other), so the background
     /// retries never drop a staged file between its making and its first handle.
-    func addHandle(_ file: OpenFile, stageFrom n: Node? = nil, replacing: StagedFile? = nil) throws -> (fh: UInt64, staged: StagedFile?, replaced: StagedFile?) {
+    /// Registers an open handle. It bypasses the page cache (`direct`) with `-o direct_io`, or
+    /// if it `wantsDirect` and no other handle has the inode open.
+    func addHandle(_ file: OpenFile, stageFrom n: Node? = nil, replacing: StagedFile? = nil, wantsDirect: Bool = false) throws -> AddedHandle {
         try handles.withLock { h in
+            var file = file
             var made: StagedFile?
             var replaced: StagedFile?
             if let replacing {
@@ -92,9 +95,12 @@ extension BucketFileSystem {
             }
             let fh = h.next
             h.next += 1
+            let besideDirect = (h.directCount[file.ino] ?? 0) > 0
+            file.direct = config.directIO || (wantsDirect && (h.openCount[file.ino] ?? 0) == 0)
+            if file.direct { h.directCount[file.ino, default: 0] += 1 } else { h.cachedCount[file.ino, default: 0] += 1 }
             h.files[fh] = file
             h.openCount[file.ino, default: 0] += 1
-            return (fh, made, replaced)
+            return AddedHandle(fh: fh, staged: made, replaced: replaced, direct: file.direct, besideDirect: besideDirect)
         }
     }
 
@@ -141,7 +147,7 @@ extension BucketFileSystem {
 
     /// create(2): a new, empty file, open. It reaches the bucket at its first flush (close).
     public func create(parent: UInt64, name: String, mode: UInt32, flags: Int32, caller: Caller) async throws -> (Node, Opened) {
-        let (n, opened, replaced) = try createNow(parent: parent, name: name, mode: mode, caller: caller)
+        let (n, opened, replaced) = try createNow(parent: parent, name: name, mode: mode, flags: flags, caller: caller)
         if let replaced { await replaced.markUnlinked() }
         return (n, opened)
     }
@@ -149,7 +155,7 @@ extension BucketFileSystem {
     /// `create` without waiting (it touches only memory and the staging directory): answers the
     /// file a still-open earlier file of that name was replaced by, which the caller marks
     /// unlinked (`markUnlinked`) before answering the create.
-    public func createNow(parent: UInt64, name: String, mode: UInt32, caller: Caller) throws -> (Node, Opened, replaced: StagedFile?) {
+    public func createNow(parent: UInt64, name: String, mode: UInt32, flags: Int32, caller: Caller) throws -> (Node, Opened, replaced: StagedFile?) {
         try requireWritable()
         try checkedName(name)
         let dir = try directory(parent)
@@ -163,8 +169,8 @@ extension BucketFileSystem {
         let open = OpenFile(ino: n.ino, object: ObjectVersion(key: key, etag: "", size: 0),
                             prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: true)
-        let (fh, _, replaced) = try addHandle(open, replacing: file)
-        return (n, Opened(fh: fh, keepCache: true), replaced)
+        let added = try addHandle(open, replacing: file, wantsDirect: wantsDirect(flags))
+        return (n, Opened(fh: added.fh, keepCache: true, direct: added.direct), added.replaced)
     }
 
     public func write(_ fh: UInt64, offset: Int64, data: ByteBuffer) async throws -> Int {
@@ -206,10 +212,22 @@ extension BucketFileSystem {
     }
 
     public func release(_ fh: UInt64) async {
+        // Pages the kernel cached before or while this handle wrote past them are not kept by a
+        // later open: marked while the handle still counts as open, so no open slips between.
+        if let f = handles.withLock({ $0.files[fh] }), f.direct, f.writable {
+            inodes.update(f.ino) { $0.pageCacheStale = true }
+        }
         guard let (f, remaining) = handles.withLock({ h -> (OpenFile, Int)? in
             guard let f = h.files.removeValue(forKey: fh) else { return nil }
             let c = (h.openCount[f.ino] ?? 1) - 1
             h.openCount[f.ino] = c > 0 ? c : nil
+            if f.direct {
+                let d = (h.directCount[f.ino] ?? 1) - 1
+                h.directCount[f.ino] = d > 0 ? d : nil
+            } else {
+                let d = (h.cachedCount[f.ino] ?? 1) - 1
+                h.cachedCount[f.ino] = d > 0 ? d : nil
+            }
             return (f, c)
         }) else { return }
         guard remaining == 0, let file = stagedFile(f.ino) else { return }

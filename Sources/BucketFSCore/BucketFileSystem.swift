@@ -28,6 +28,8 @@ public final class BucketFileSystem: Sendable {
         var prefetcher: Prefetcher
         /// Writes go to the inode's staged file; close uploads it.
         var writable = false
+        /// Opened past the kernel's page cache (FOPEN_DIRECT_IO).
+        var direct = false
     }
 
     struct Handles {
@@ -36,6 +38,24 @@ public final class BucketFileSystem: Sendable {
         var next: UInt64 = 1
         /// Open file handles per inode.
         var openCount: [UInt64: Int] = [:]
+        /// Open handles per inode that bypass the page cache, and open ones that use it: while
+        /// both are open, a direct write has the kernel drop the pages it changed.
+        var directCount: [UInt64: Int] = [:]
+        var cachedCount: [UInt64: Int] = [:]
+    }
+
+    /// What `addHandle` registered.
+    struct AddedHandle {
+        var fh: UInt64
+        /// The inode's staged file, when staging was asked for.
+        var staged: StagedFile?
+        /// The staged file that `replacing` displaced.
+        var replaced: StagedFile?
+        /// This handle bypasses the page cache.
+        var direct: Bool
+        /// A handle that bypasses the page cache was open already: pages the kernel cached
+        /// may be stale.
+        var besideDirect: Bool
     }
 
     let handles = Mutex(Handles())
@@ -364,6 +384,30 @@ public final class BucketFileSystem: Sendable {
     public struct Opened: Sendable {
         public var fh: UInt64
         public var keepCache: Bool
+        /// Bypass the kernel's page cache for this handle.
+        public var direct: Bool
+
+        public init(fh: UInt64, keepCache: Bool, direct: Bool) {
+            self.fh = fh
+            self.keepCache = keepCache
+            self.direct = direct
+        }
+    }
+
+    /// Whether a handle opened with `flags` should bypass the page cache if it is the only one
+    /// open: a write-only handle gains nothing from the cache (the kernel would keep a copy of
+    /// every byte written, in memory allocated fresh, and copy each byte once more).
+    func wantsDirect(_ flags: Int32) -> Bool {
+        !config.cachedWrites && flags & O_ACCMODE == O_WRONLY
+    }
+
+    /// For a write through `fh`: the inode whose cached pages the kernel must drop, because
+    /// `fh` bypasses the page cache and other handles open on the inode use it.
+    public func pageCacheToInvalidate(after fh: UInt64) -> UInt64? {
+        handles.withLock { h in
+            guard let f = h.files[fh], f.direct, (h.cachedCount[f.ino] ?? 0) > 0 else { return nil }
+            return f.ino
+        }
     }
 
     public func open(_ ino: UInt64, flags: Int32) async throws -> Opened {
@@ -378,13 +422,19 @@ public final class BucketFileSystem: Sendable {
             n = try await refresh(n)
         }
         let etag = n.attributes.etag ?? ""
-        var keep = n.lastOpenedETag == etag && !etag.isEmpty
-        inodes.update(ino) { $0.lastOpenedETag = etag }
         let object = ObjectVersion(key: n.key, etag: etag, size: n.attributes.size)
         let file = OpenFile(ino: ino, object: object,
                             prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: writable)
-        let (fh, stagedFile, _) = try addHandle(file, stageFrom: writable || truncate ? n : nil)
+        let added = try addHandle(file, stageFrom: writable || truncate ? n : nil, wantsDirect: wantsDirect(flags))
+        let (fh, stagedFile, direct) = (added.fh, added.staged, added.direct)
+        var keep = false
+        inodes.update(ino) { x in
+            // Pages cached before a direct writer wrote are not kept.
+            keep = x.lastOpenedETag == etag && !etag.isEmpty && !x.pageCacheStale && !added.besideDirect
+            x.lastOpenedETag = etag
+            if !direct { x.pageCacheStale = false }
+        }
         if let stagedFile, truncate {
             do {
                 if await stagedFile.attributes.size > 0 { mirror(ino, try await stagedFile.truncate(to: 0)) }
@@ -394,7 +444,7 @@ public final class BucketFileSystem: Sendable {
             }
             keep = false
         }
-        return Opened(fh: fh, keepCache: truncate ? false : keep)
+        return Opened(fh: fh, keepCache: truncate ? false : keep, direct: direct)
     }
 
     /// Records the read for read-ahead, starts any read-ahead, and answers the bytes if they are

@@ -20,6 +20,9 @@ public struct Node: Sendable {
     public var contentType: String?
     /// Whether `attributes.etag` came from a HEAD (or a write) rather than from a listing.
     public var headChecked = false
+    /// Written past the kernel's page cache (a write-only handle): pages cached before may be
+    /// stale, so the next open through the page cache must not keep them.
+    public var pageCacheStale = false
 
     public var isDirectory: Bool { attributes.kind == .directory }
     /// The prefix of a directory's children.

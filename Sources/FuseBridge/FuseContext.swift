@@ -13,9 +13,8 @@ final class FuseContext: Sendable {
     let entryTimeout: Double
     let negativeTimeout: Double
     let readOnly: Bool
-    /// Files are opened with the page cache bypassed (`-o direct_io`).
-    let directIO: Bool
     let pending = Atomic<Int>(0)
+    let invalidator = PageCacheInvalidator()
 
     init(fs: BucketFileSystem, logger: Logger) {
         self.fs = fs
@@ -23,7 +22,6 @@ final class FuseContext: Sendable {
         self.entryTimeout = fs.config.metadataTTL
         self.negativeTimeout = fs.config.negativeTTL
         self.readOnly = fs.config.readOnly
-        self.directIO = fs.config.directIO
     }
 
     static func of(_ req: fuse_req_t?) -> FuseContext {
@@ -97,11 +95,8 @@ struct FuseRequest: @unchecked Sendable {
         done()
     }
 
-    func open(fh: UInt64, keepCache: Bool) {
-        var fi = fuse_file_info()
-        fi.fh = fh
-        bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
-        bucketfs_fi_set_direct_io(&fi, ctx.directIO ? 1 : 0)
+    func open(_ o: BucketFileSystem.Opened) {
+        var fi = Self.fileInfo(o)
         fuse_reply_open(req, &fi)
         done()
     }
@@ -146,12 +141,17 @@ struct FuseRequest: @unchecked Sendable {
 
     func none() { fuse_reply_none(req); done() }
 
-    func created(_ node: Node, fh: UInt64, keepCache: Bool) {
-        var e = entryParam(node.ino, node.attributes)
+    static func fileInfo(_ o: BucketFileSystem.Opened) -> fuse_file_info {
         var fi = fuse_file_info()
-        fi.fh = fh
-        bucketfs_fi_set_keep_cache(&fi, keepCache ? 1 : 0)
-        bucketfs_fi_set_direct_io(&fi, ctx.directIO ? 1 : 0)
+        fi.fh = o.fh
+        bucketfs_fi_set_keep_cache(&fi, o.keepCache ? 1 : 0)
+        bucketfs_fi_set_direct_io(&fi, o.direct ? 1 : 0)
+        return fi
+    }
+
+    func created(_ node: Node, _ o: BucketFileSystem.Opened) {
+        var e = entryParam(node.ino, node.attributes)
+        var fi = Self.fileInfo(o)
         fuse_reply_create(req, &e, &fi)
         done()
     }

@@ -82,8 +82,7 @@ enum FuseOperations {
             let flags = fi?.pointee.flags ?? 0
             Task.immediate {
                 do {
-                    let o = try await r.ctx.fs.open(UInt64(ino), flags: flags)
-                    r.open(fh: o.fh, keepCache: o.keepCache)
+                    r.open(try await r.ctx.fs.open(UInt64(ino), flags: flags))
                 } catch {
                     r.fail(error, "open \(ino)")
                 }
@@ -125,7 +124,17 @@ enum FuseOperations {
             // The kernel's buffer lives only during this call: copy it before going async.
             let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: buf, count: size))
             Task.immediate {
-                do { r.written(try await r.ctx.fs.write(fh, offset: Int64(off), data: data)) } catch { r.fail(error, "write") }
+                do {
+                    let n = try await r.ctx.fs.write(fh, offset: Int64(off), data: data)
+                    // A write past the page cache while other handles use it: their pages of
+                    // the range go before the writer hears back, so no reader sees them after.
+                    if let ino = r.ctx.fs.pageCacheToInvalidate(after: fh) {
+                        await r.ctx.invalidator.invalidate(ino, offset: Int64(off), length: n)
+                    }
+                    r.written(n)
+                } catch {
+                    r.fail(error, "write")
+                }
             }
         }
         ops.create = { req, parent, cname, mode, fi in
@@ -133,11 +142,12 @@ enum FuseOperations {
             let n = FuseOperations.name(cname)
             // Answered on this thread: a create touches only memory and the staging directory.
             do {
-                let (node, o, replaced) = try r.ctx.fs.createNow(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: r.caller)
-                guard let replaced else { return r.created(node, fh: o.fh, keepCache: o.keepCache) }
+                let (node, o, replaced) = try r.ctx.fs.createNow(parent: UInt64(parent), name: n, mode: UInt32(mode),
+                                                                 flags: fi?.pointee.flags ?? O_RDWR, caller: r.caller)
+                guard let replaced else { return r.created(node, o) }
                 Task.immediate {
                     await replaced.markUnlinked()
-                    r.created(node, fh: o.fh, keepCache: o.keepCache)
+                    r.created(node, o)
                 }
             } catch {
                 r.fail(error, "create \(n)")
@@ -208,7 +218,7 @@ enum FuseOperations {
         ops.opendir = { req, ino, fi in
             let r = FuseRequest(req)
             do {
-                r.open(fh: try r.ctx.fs.openDirectory(UInt64(ino)), keepCache: false)
+                r.open(.init(fh: try r.ctx.fs.openDirectory(UInt64(ino)), keepCache: false, direct: false))
             } catch {
                 r.fail(error, "opendir \(ino)")
             }

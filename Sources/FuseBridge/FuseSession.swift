@@ -64,6 +64,7 @@ public final class FuseMount: @unchecked Sendable {
             session = nil
             throw FSError(EIO, "cannot mount on \(mountpoint) (see the message above)")
         }
+        context.invalidator.attach(session)
         raiseReadahead()
     }
 
@@ -116,6 +117,7 @@ public final class FuseMount: @unchecked Sendable {
             finished.signal()
         }
         finished.wait()
+        context.invalidator.detach()
         fuse_session_unmount(session)
         fuse_session_destroy(session)
         session = nil

@@ -293,6 +293,57 @@ final class WritePathTests: XCTestCase {
             }
         }
     }
+
+    /// Which handles bypass the page cache: a write-only one opened alone; never one opened
+    /// beside others, and never a reader. A write through a direct handle asks for the pages of
+    /// cached handles to be dropped; an open after a direct writer does not keep cached pages.
+    func testWriteOnlyHandlesBypassThePageCacheAlone() async throws {
+        try await forEachServerBucket("direct") { server, c, bucket in
+            let dir = NSTemporaryDirectory() + "bfs-staging-\(UInt32.random(in: 0...UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var cfg = FileSystemConfig(bucket: bucket, ownership: OwnershipDefaults(uid: 0, gid: 0))
+            cfg.stagingDirectory = dir
+            let fs = try BucketFileSystem(client: c, config: cfg, logger: Logger(label: "t"))
+            let caller = Caller(uid: 0, gid: 0)
+            let (n, w, _) = try fs.createNow(parent: 1, name: "f", mode: 0o644, flags: O_WRONLY | O_CREAT, caller: caller)
+            XCTAssertTrue(w.direct, "a write-only create, alone")
+            let r = try await fs.open(n.ino, flags: O_RDONLY)
+            XCTAssertFalse(r.direct, "readers keep the page cache")
+            XCTAssertFalse(r.keepCache, "pages beside a direct writer are not kept")
+            _ = try await fs.write(w.fh, offset: 0, data: ByteBuffer(string: "hello"))
+            XCTAssertEqual(fs.pageCacheToInvalidate(after: w.fh), n.ino, "a reader caches pages: they are dropped")
+            XCTAssertNil(fs.pageCacheToInvalidate(after: r.fh))
+            let w2 = try await fs.open(n.ino, flags: O_WRONLY)
+            XCTAssertFalse(w2.direct, "a writer beside other handles goes through the page cache")
+            try await fs.flush(w.fh)
+            await fs.release(r.fh)
+            await fs.release(w2.fh)
+            XCTAssertNil(fs.pageCacheToInvalidate(after: w.fh), "no cached handle is left")
+            await fs.release(w.fh)
+            let again = try await fs.open(n.ino, flags: O_RDONLY)
+            XCTAssertFalse(again.keepCache, "pages cached before the direct writes are dropped")
+            let data = try await fs.read(again.fh, offset: 0, size: 10)
+            XCTAssertEqual(data.reduce("") { $0 + String(buffer: $1) }, "hello", server.name)
+            await fs.release(again.fh)
+            let kept = try await fs.open(n.ino, flags: O_RDONLY)
+            XCTAssertTrue(kept.keepCache, "then the cache is kept while the object is unchanged")
+            await fs.release(kept.fh)
+            let rw = try await fs.open(n.ino, flags: O_RDWR)
+            XCTAssertFalse(rw.direct, "read-write handles keep the page cache")
+            await fs.release(rw.fh)
+            var cached = cfg
+            cached.cachedWrites = true
+            cached.stagingDirectory = dir + "-2"
+            defer { try? FileManager.default.removeItem(atPath: cached.stagingDirectory) }
+            let fs2 = try BucketFileSystem(client: c, config: cached, logger: Logger(label: "t"))
+            let (_, w3, _) = try fs2.createNow(parent: 1, name: "g", mode: 0o644, flags: O_WRONLY | O_CREAT, caller: caller)
+            XCTAssertFalse(w3.direct, "-o cached_writes")
+            try await fs2.flush(w3.fh)
+            await fs2.release(w3.fh)
+            await fs.shutdown()
+            await fs2.shutdown()
+        }
+    }
 }
 
 import Foundation

@@ -33,6 +33,9 @@ final class MountSettingsTests: XCTestCase {
         XCTAssertTrue(s.fileSystemConfig.directIO)
         XCTAssertFalse(try parse("b01", "ro").fileSystemConfig.directIO, "the page cache by default")
         XCTAssertFalse(s.kernelOptions.contains("direct_io"), "bucketfs's own option, not libfuse's")
+        XCTAssertFalse(s.fileSystemConfig.cachedWrites, "write-only handles bypass the page cache by default")
+        XCTAssertTrue(try parse("b01", "cached_writes").fileSystemConfig.cachedWrites)
+        XCTAssertThrowsError(try parse("b01", "cached_writes=1"))
         XCTAssertTrue(s.kernelOptions.contains("ro") && s.kernelOptions.contains("allow_other"))
         XCTAssertTrue(s.kernelOptions.contains("fsname=bucketfs:b01/a/b"))
     }

@@ -259,6 +259,64 @@ final class WriteMountTests: XCTestCase {
         }
     }
 
+    /// At defaults a write-only handle opened alone bypasses the page cache (less CPU for large
+    /// writes); readers and writers on one file still agree at every step, and shared mappings
+    /// work while such a writer is open.
+    func testWriteOnlyHandlesStayCoherentWithReaders() async throws {
+        try await forEachServerBucket("wo") { server, c, bucket in
+            let local = scratch("wo")
+            let data = shellQuote(local + "/data")
+            XCTAssertEqual(sh("head -c 12582917 /dev/urandom > \(data)").status, 0)
+            let m = MountFixture(server: server)
+            try m.mount(bucket)
+            defer { m.unmount() }
+            let p = { (s: String) in shellQuote(m.path(s)) }
+            let w = sh("dd if=\(data) of=\(p("big")) bs=1M 2>&1 && cmp \(data) \(p("big"))")
+            XCTAssertEqual(w.status, 0, "[\(server.name)] \(w.out)")
+            let program = """
+                import mmap, os
+                p = \(String(reflecting: m.path("f")))
+                out = []
+                with open(p, "wb") as f: f.write(b"a" * 100)
+                with open(p, "rb") as f: f.read()  # cached
+                with open(p, "ab") as f: f.write(b"b" * 50)
+                out.append("append=%s" % (open(p, "rb").read() == b"a" * 100 + b"b" * 50))
+                fd = os.open(p, os.O_WRONLY); os.pwrite(fd, b"XYZ", 10); os.close(fd)
+                expect = b"a" * 10 + b"XYZ" + b"a" * 87 + b"b" * 50
+                out.append("overwrite=%s" % (open(p, "rb").read() == expect))
+                # tail -f: a writer alone, then a reader that follows it
+                w = os.open(p, os.O_WRONLY | os.O_APPEND)
+                r = open(p, "rb")
+                seen = r.read()
+                for i in range(20):
+                    os.write(w, b"line %d\\n" % i)
+                    expect += b"line %d\\n" % i
+                    seen += r.read()
+                out.append("follow=%s" % (seen == expect))
+                m = mmap.mmap(r.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ)
+                out.append("shared=%s" % (m[:] == expect))
+                os.write(w, b"tail")
+                out.append("mapped=%s" % (os.pread(r.fileno(), 4, len(expect)) == b"tail"))
+                m.close(); r.close(); os.close(w)
+                # a reader first: the writer then goes through the page cache with it
+                r = open(p, "rb"); r.read()
+                w = os.open(p, os.O_WRONLY | os.O_APPEND)
+                os.write(w, b"more")
+                out.append("after=%s" % (r.read() == b"more"))
+                os.close(w); r.close()
+                print(" ".join(out))
+                """
+            let r = python(program)
+            XCTAssertEqual(r.out, "append=True overwrite=True follow=True shared=True mapped=True after=True\n", "[\(server.name)] \(r.err)")
+            let stored = try await bytes(c, bucket, "f")
+            XCTAssertEqual(stored.count, 308, "[\(server.name)]")
+            XCTAssertEqual(Array(stored.suffix(8)), Array("tailmore".utf8))
+            let info = try await c.headObject(bucket, key: "big")
+            XCTAssertEqual(info.size, 12582917)
+            try? FileManager.default.removeItem(atPath: local)
+        }
+    }
+
     func testMetadataSticksAcrossRemountAndPermissionsAreChecked() async throws {
         try await forEachServerBucket("meta") { server, c, bucket in
             let m = MountFixture(server: server)
