@@ -76,9 +76,9 @@ extension BucketFileSystem {
 
     /// Registers an open handle. With `stageFrom`, the inode's staged file is found or made in
     /// the same step (with `replacing`, a new one replaces any other), so the background
-    /// retries never drop a staged file between its making and its first handle.
-    /// Registers an open handle. It bypasses the page cache (`direct`) with `-o direct_io`, or
-    /// if it `wantsDirect` and no other handle has the inode open.
+    /// retries never drop a staged file between its making and its first handle. The handle
+    /// bypasses the page cache (`direct`) with `-o direct_io`, or if it `wantsDirect` and no
+    /// other handle has the inode open.
     func addHandle(_ file: OpenFile, stageFrom n: Node? = nil, replacing: StagedFile? = nil, wantsDirect: Bool = false) throws -> AddedHandle {
         try handles.withLock { h in
             var file = file

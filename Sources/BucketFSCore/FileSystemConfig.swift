@@ -15,8 +15,8 @@ public struct FileSystemConfig: Sendable {
     /// Open files with the kernel's page cache bypassed: every read and write goes to the mount,
     /// straight from and into the caller's buffer (no page-cache copy); shared mmap is refused.
     public var directIO: Bool = false
-    /// Write-only opens go through the page cache too (otherwise they bypass it whenever no
-    /// other handle has the file open, like `directIO`, and every handle opened meanwhile does).
+    /// Write-only opens go through the page cache too (otherwise one bypasses it when no other
+    /// handle has the file open; handles opened beside it keep the cache).
     public var cachedWrites: Bool = false
     public var blockSize: Int = 1 << 20
     public var memoryCacheBytes: Int = 48 << 20
