@@ -612,7 +612,7 @@ extension BucketFileSystem {
     func retryPending() async {
         let files = staged.withLock { Array($0) }
         for (ino, f) in files where !isOpen(ino) {
-            guard await f.needsUpload else { continue }
+            guard !Task.isCancelled, await f.needsUpload else { continue }
             do {
                 try await store(f, ino: ino)
                 let key = await f.key
@@ -626,7 +626,14 @@ extension BucketFileSystem {
 
     /// At unmount: files still owed an upload stay on disk for the next mount.
     public func shutdown() async {
-        retryTask.withLock { $0?.cancel() }
+        // The retries end first (an upload they started is cancelled and keeps its data), so
+        // none is still using a staged file when it is closed below.
+        let retries = retryTask.withLock { t -> Task<Void, Never>? in
+            defer { t = nil }
+            return t
+        }
+        retries?.cancel()
+        await retries?.value
         let files = staged.withLock { Array($0.values) }
         for f in files {
             if await f.needsUpload {
