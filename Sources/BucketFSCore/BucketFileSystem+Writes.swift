@@ -170,6 +170,7 @@ extension BucketFileSystem {
                             prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: true)
         let added = try addHandle(open, replacing: file, wantsDirect: wantsDirect(flags))
+        if !added.direct { inodes.update(n.ino) { $0.pageCacheUsed = true } }
         return (n, Opened(fh: added.fh, keepCache: true, direct: added.direct), added.replaced)
     }
 

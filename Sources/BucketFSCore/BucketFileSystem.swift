@@ -402,12 +402,15 @@ public final class BucketFileSystem: Sendable {
     }
 
     /// For a write through `fh`: the inode whose cached pages the kernel must drop, because
-    /// `fh` bypasses the page cache and other handles open on the inode use it.
+    /// `fh` bypasses the page cache and the kernel may hold pages of the inode (a handle that
+    /// uses them is open, or was, and a mapping may remain). Recent kernels drop them before
+    /// the write themselves; this also covers older ones, and a page read back in meanwhile.
     public func pageCacheToInvalidate(after fh: UInt64) -> UInt64? {
-        handles.withLock { h in
-            guard let f = h.files[fh], f.direct, (h.cachedCount[f.ino] ?? 0) > 0 else { return nil }
-            return f.ino
-        }
+        guard let (ino, cachedOpen) = handles.withLock({ h -> (UInt64, Bool)? in
+            guard let f = h.files[fh], f.direct else { return nil }
+            return (f.ino, (h.cachedCount[f.ino] ?? 0) > 0)
+        }) else { return nil }
+        return cachedOpen || inodes.node(ino)?.pageCacheUsed == true ? ino : nil
     }
 
     public func open(_ ino: UInt64, flags: Int32) async throws -> Opened {
@@ -433,7 +436,10 @@ public final class BucketFileSystem: Sendable {
             // Pages cached before a direct writer wrote are not kept.
             keep = x.lastOpenedETag == etag && !etag.isEmpty && !x.pageCacheStale && !added.besideDirect
             x.lastOpenedETag = etag
-            if !direct { x.pageCacheStale = false }
+            if !direct {
+                x.pageCacheStale = false
+                x.pageCacheUsed = true
+            }
         }
         if let stagedFile, truncate {
             do {

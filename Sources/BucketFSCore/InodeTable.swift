@@ -23,6 +23,10 @@ public struct Node: Sendable {
     /// Written past the kernel's page cache (a write-only handle): pages cached before may be
     /// stale, so the next open through the page cache must not keep them.
     public var pageCacheStale = false
+    /// A handle that uses the page cache was opened while the kernel held this node, so it may
+    /// hold pages of it (a mapping outlives its descriptor): writes that bypass the cache have
+    /// the kernel drop the pages they change.
+    public var pageCacheUsed = false
 
     public var isDirectory: Bool { attributes.kind == .directory }
     /// The prefix of a directory's children.

@@ -304,10 +304,19 @@ final class WriteMountTests: XCTestCase {
                 os.write(w, b"more")
                 out.append("after=%s" % (r.read() == b"more"))
                 os.close(w); r.close()
+                # a mapping that outlived its descriptor sees a later write-only handle's bytes
+                fd = os.open(p, os.O_RDONLY)
+                m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)
+                os.close(fd)
+                before = m[20:24]
+                fd = os.open(p, os.O_WRONLY); os.pwrite(fd, b"QRST", 20); os.close(fd)
+                out.append("outlived=%s" % (before == b"aaaa" and m[20:24] == b"QRST"))
+                m.close()
                 print(" ".join(out))
                 """
             let r = python(program)
-            XCTAssertEqual(r.out, "append=True overwrite=True follow=True shared=True mapped=True after=True\n", "[\(server.name)] \(r.err)")
+            XCTAssertEqual(r.out, "append=True overwrite=True follow=True shared=True mapped=True after=True outlived=True\n",
+                           "[\(server.name)] \(r.err)")
             let stored = try await bytes(c, bucket, "f")
             XCTAssertEqual(stored.count, 308, "[\(server.name)]")
             XCTAssertEqual(Array(stored.suffix(8)), Array("tailmore".utf8))
