@@ -126,8 +126,8 @@ enum FuseOperations {
             Task.immediate {
                 do {
                     let n = try await r.ctx.fs.write(fh, offset: Int64(off), data: data)
-                    // A write past the page cache while other handles use it: their pages of
-                    // the range go before the writer hears back, so no reader sees them after.
+                    // A write past the page cache while the kernel may hold pages of the file:
+                    // the range's pages go before the writer hears back, so no reader sees them after.
                     if let ino = r.ctx.fs.pageCacheToInvalidate(after: fh) {
                         await r.ctx.invalidator.invalidate(ino, offset: Int64(off), length: n)
                     }

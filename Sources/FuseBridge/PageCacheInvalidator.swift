@@ -12,7 +12,12 @@ final class PageCacheInvalidator: Sendable {
     private let session = Atomic<UInt>(0)
 
     func attach(_ se: OpaquePointer?) { session.store(se.map { UInt(bitPattern: $0) } ?? 0, ordering: .releasing) }
-    func detach() { session.store(0, ordering: .releasing) }
+    /// Clears the session and waits for a notification already under way, so none uses the
+    /// session after it is destroyed.
+    func detach() {
+        session.store(0, ordering: .releasing)
+        queue.sync {}
+    }
 
     /// Returns once the kernel holds no cached page of `ino` in `offset..<offset+length`.
     func invalidate(_ ino: UInt64, offset: Int64, length: Int) async {
