@@ -97,7 +97,7 @@ extension BucketFileSystem {
             h.next += 1
             let besideDirect = (h.directCount[file.ino] ?? 0) > 0
             file.direct = config.directIO || (wantsDirect && (h.openCount[file.ino] ?? 0) == 0)
-            if file.direct { h.directCount[file.ino, default: 0] += 1 } else { h.cachedCount[file.ino, default: 0] += 1 }
+            if file.direct { h.directCount[file.ino, default: 0] += 1 }
             h.files[fh] = file
             h.openCount[file.ino, default: 0] += 1
             return AddedHandle(fh: fh, staged: made, replaced: replaced, direct: file.direct, besideDirect: besideDirect)
@@ -225,9 +225,6 @@ extension BucketFileSystem {
             if f.direct {
                 let d = (h.directCount[f.ino] ?? 1) - 1
                 h.directCount[f.ino] = d > 0 ? d : nil
-            } else {
-                let d = (h.cachedCount[f.ino] ?? 1) - 1
-                h.cachedCount[f.ino] = d > 0 ? d : nil
             }
             return (f, c)
         }) else { return }

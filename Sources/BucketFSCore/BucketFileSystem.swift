@@ -38,10 +38,9 @@ public final class BucketFileSystem: Sendable {
         var next: UInt64 = 1
         /// Open file handles per inode.
         var openCount: [UInt64: Int] = [:]
-        /// Open handles per inode that bypass the page cache, and open ones that use it: while
-        /// both are open, a direct write has the kernel drop the pages it changed.
+        /// Open handles per inode that bypass the page cache: pages cached beside them are not
+        /// kept by a later open.
         var directCount: [UInt64: Int] = [:]
-        var cachedCount: [UInt64: Int] = [:]
     }
 
     /// What `addHandle` registered.
@@ -406,11 +405,10 @@ public final class BucketFileSystem: Sendable {
     /// uses them is open, or was, and a mapping may remain). Recent kernels drop them before
     /// the write themselves; this also covers older ones, and a page read back in meanwhile.
     public func pageCacheToInvalidate(after fh: UInt64) -> UInt64? {
-        guard let (ino, cachedOpen) = handles.withLock({ h -> (UInt64, Bool)? in
-            guard let f = h.files[fh], f.direct else { return nil }
-            return (f.ino, (h.cachedCount[f.ino] ?? 0) > 0)
-        }) else { return nil }
-        return cachedOpen || inodes.node(ino)?.pageCacheUsed == true ? ino : nil
+        // A handle that uses the page cache marks the node before its open is answered, so
+        // before the kernel can cache a page through it.
+        guard let f = handles.withLock({ $0.files[fh] }), f.direct, inodes.node(f.ino)?.pageCacheUsed == true else { return nil }
+        return f.ino
     }
 
     public func open(_ ino: UInt64, flags: Int32) async throws -> Opened {
