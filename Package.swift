@@ -63,7 +63,8 @@ let package = Package(
         .executableTarget(name: "bucketfs", dependencies: ["BucketFSCLI"]),
         .executableTarget(name: "s3bench", dependencies: ["S3", .product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "TestSupport", dependencies: ["S3"], path: "Tests/TestSupport"),
-        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                                                .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BucketFSCoreTests", dependencies: ["BucketFSCore", "S3", "TestSupport"]),
         .testTarget(name: "MountTests", dependencies: ["S3", "BucketFSCLI", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
     ]

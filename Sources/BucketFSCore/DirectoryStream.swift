@@ -33,8 +33,9 @@ public actor DirectoryStream {
     /// The last directory emitted: servers may repeat a common prefix at a page boundary.
     private var lastDirectory: String?
     private var nextIndex: Int64 = 0
-    /// The next page, requested as soon as the previous one arrived (one LIST in flight ahead).
-    private var ahead: Task<ListObjectsPage, any Error>?
+    /// The next page (and the token it was asked with), requested as soon as the previous page
+    /// arrived, before that page is parsed: one LIST in flight ahead.
+    private var ahead: (token: String, task: Task<UnparsedListPage, any Error>)?
     static let maxPending = 10_000
 
     public init(client: S3Client, bucket: String, prefix: String, pageSize: Int = 1000, logger: Logger,
@@ -47,10 +48,10 @@ public actor DirectoryStream {
         self.attributes = attributes
     }
 
-    deinit { ahead?.cancel() }
+    deinit { ahead?.task.cancel() }
 
     private func restart() {
-        ahead?.cancel()
+        ahead?.task.cancel()
         ahead = nil
         base = 0
         window = []
@@ -89,19 +90,27 @@ public actor DirectoryStream {
             return
         }
         started = true
-        let page: ListObjectsPage
+        let raw: UnparsedListPage
         if let ahead {
             self.ahead = nil
-            page = try await ahead.value
+            raw = try await ahead.task.value
         } else {
-            page = try await list(token)
+            raw = try await client.listObjectsUnparsed(bucket, listRequest(token))
+        }
+        // The next page is asked for before this one is parsed; the parse confirms the token.
+        if let hint = raw.tokenHint { ahead = (hint, request(hint)) }
+        let page: ListObjectsPage
+        do {
+            page = try raw.parse()
+        } catch {
+            ahead?.task.cancel()
+            ahead = nil
+            throw error
         }
         token = page.isTruncated ? page.nextToken : nil
-        if let next = token {
-            ahead = Task { [client, bucket, prefix, pageSize] in
-                try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, delimiter: "/",
-                                                                        continuationToken: next, maxKeys: pageSize))
-            }
+        if ahead?.token != token {
+            ahead?.task.cancel()
+            ahead = token.map { ($0, request($0)) }
         }
         // Contents and CommonPrefixes, merged in key order.
         var items: [(key: String, object: ObjectSummary?)] = page.objects.map { ($0.key, $0) }
@@ -137,9 +146,13 @@ public actor DirectoryStream {
         }
     }
 
-    private func list(_ token: String?) async throws -> ListObjectsPage {
-        try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, delimiter: "/", continuationToken: token,
-                                                                maxKeys: pageSize))
+    /// The LIST of the page after `token`, under way.
+    private func request(_ token: String) -> Task<UnparsedListPage, any Error> {
+        Task { [client, bucket, req = listRequest(token)] in try await client.listObjectsUnparsed(bucket, req) }
+    }
+
+    private func listRequest(_ token: String?) -> ListObjectsRequest {
+        ListObjectsRequest(prefix: prefix, delimiter: "/", continuationToken: token, maxKeys: pageSize)
     }
 
     /// Emits held-back files whose `name/` sorts before `key` (all of them when `key` is nil).

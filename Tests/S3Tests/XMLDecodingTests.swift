@@ -1,3 +1,4 @@
+import NIOCore
 import XCTest
 @testable import S3
 
@@ -26,6 +27,30 @@ final class XMLDecodingTests: XCTestCase {
         XCTAssertEqual(page.commonPrefixes, ["d/sub/", "d/zz/"])
         XCTAssertTrue(page.isTruncated)
         XCTAssertEqual(page.nextToken, "ZC9hLnR4dA==")
+    }
+
+    /// The continuation token read from the bytes before a parse is the one the parse finds.
+    func testTokenReadBeforeTheParse() throws {
+        func page(_ body: String, v1: Bool = false) -> UnparsedListPage {
+            UnparsedListPage(response: S3Response(status: 200, headers: [:], body: ByteBuffer(string: body)), v1: v1)
+        }
+        let token = "a&amp;b&lt;c&#x41;=+/"
+        let p = page("<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>NextContinuationToken</Key></Contents>"
+                     + "<NextContinuationToken>\(token)</NextContinuationToken></ListBucketResult>")
+        XCTAssertEqual(p.tokenHint, "a&b<cA=+/")
+        XCTAssertEqual(try p.parse().nextToken, p.tokenHint)
+        let last = page("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
+        XCTAssertNil(last.tokenHint)
+        XCTAssertNil(try last.parse().nextToken)
+        // Cut short, empty, or a V1 answer (whose marker rules need the parse): no hint.
+        XCTAssertNil(page("<ListBucketResult><NextContinuationToken>abc").tokenHint)
+        XCTAssertNil(page("<ListBucketResult><NextContinuationToken></NextContinuationToken>").tokenHint)
+        XCTAssertNil(page("<ListBucketResult><NextContinuationToken>x</NextContinuationToken>", v1: true).tokenHint)
+        // An error in a 200 answer is still the service error.
+        XCTAssertThrowsError(try page("<Error><Code>InternalError</Code></Error>").parse()) { error in
+            guard case S3Error.service(let e) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.code, "InternalError")
+        }
     }
 
     func testListWithoutEncodingTypeKeepsPercent() throws {
