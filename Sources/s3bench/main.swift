@@ -7,6 +7,8 @@
 //   s3bench put BUCKET KEY FILE                              upload one local file
 //   s3bench head BUCKET KEY                                  print the object's size (-1 if missing)
 //   s3bench copy BUCKET KEY NEWKEY                           server-side copy (multipart above 5 GiB: not done)
+//   s3bench copy-parts BUCKET KEY NEWKEY SIZE [--part BYTES] [--parallel N]
+//                                                            the first SIZE bytes copied as UploadPartCopy parts
 import Foundation
 import NIOCore
 import S3
@@ -142,6 +144,30 @@ struct S3Bench {
             case "copy":
                 guard args.count >= 4 else { fail("copy BUCKET KEY NEWKEY") }
                 try await client.copyObject(from: args[1], key: args[2], to: args[1], key: args[3])
+            case "copy-parts":
+                guard args.count >= 5, let size = Int64(args[4]) else { fail("copy-parts BUCKET KEY NEWKEY SIZE [--part BYTES] [--parallel N]") }
+                let (bucket, key, newKey) = (args[1], args[2], args[3])
+                let part = Int64(option(args, "--part", 128 << 20)), parallel = option(args, "--parallel", 4)
+                let id = try await client.createMultipartUpload(bucket, key: newKey)
+                let ranges = stride(from: Int64(0), to: size, by: Int(part)).map { $0...min($0 + part, size) - 1 }
+                let next = Counter()
+                let done = Locked<[CompletedPart]>([])
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<parallel {
+                        g.addTask {
+                            while true {
+                                let n = next.next()
+                                if n >= ranges.count { return }
+                                let etag = try await client.uploadPartCopy(bucket, key: newKey, uploadId: id, partNumber: n + 1,
+                                                                           sourceBucket: bucket, sourceKey: key, range: ranges[n])
+                                done.mutate { $0.append(CompletedPart(partNumber: n + 1, etag: etag)) }
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done.value)
+                print(String(format: "copied %d bytes in %d parts of %d in %.3f s", size, ranges.count, part, seconds()))
             default:
                 fail("unknown command \(cmd)")
             }
