@@ -4,7 +4,7 @@
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes)
 # Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
-# bucketfs take turns, BENCH_ROUNDS times (default 3), and the table gives the medians: a shared
+# bucketfs take turns, BENCH_ROUNDS times (default 5), and the table gives the medians: a shared
 # machine's noise then moves both sides of a ratio alike.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +32,7 @@ B=bench
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
 median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):g}")' "$@"; }
 ratios() {  # "a1 a2 ..." "b1 b2 ...": median, min and max of b_i / a_i
