@@ -20,10 +20,10 @@ public struct FileSystemConfig: Sendable {
     public var cachedWrites: Bool = false
     public var blockSize: Int = 1 << 20
     public var memoryCacheBytes: Int = 48 << 20
-    /// Largest read-ahead window of one open file.
-    public var maxPrefetchWindow: Int = 32 << 20
+    /// Largest read-ahead window of one open file (the default fills the memory cache but one GET).
+    public var maxPrefetchWindow: Int = 40 << 20
     /// Read-ahead bytes in flight for the whole mount.
-    public var maxPrefetchInflight: Int = 32 << 20
+    public var maxPrefetchInflight: Int = 40 << 20
     /// Bytes per ranged GET at most.
     public var chunkSize: Int = 8 << 20
     public var diskCacheDirectory: String?
