@@ -83,6 +83,16 @@ struct S3Response: Sendable {
 
     var bytes: [UInt8] { Array(body.readableBytesView) }
     func xml() throws -> XMLElement { try XMLElement.parse(bytes) }
+
+    /// The body as XML; a 200 answer carrying `<Error>` (CopyObject, CompleteMultipartUpload)
+    /// becomes the service error it is.
+    func serviceXML() throws -> XMLElement {
+        let xml = try xml()
+        if xml.name == "Error" {
+            throw S3Error.service(S3Client.decodeError(xml, status: status, requestId: headers.first(name: "x-amz-request-id")))
+        }
+        return xml
+    }
 }
 
 /// The S3 client: signs, sends, retries and decodes; one instance serves a whole mount and is
@@ -363,15 +373,9 @@ public final class S3Client: Sendable {
         }
     }
 
-    /// Sends `r` and parses the answer as XML; a 200 answer carrying `<Error>` (CopyObject,
-    /// CompleteMultipartUpload) becomes the service error it is.
+    /// Sends `r` and parses the answer as XML (`S3Response.serviceXML`).
     func sendXML(_ r: S3Request) async throws -> XMLElement {
-        let resp = try await send(r)
-        let xml = try resp.xml()
-        if xml.name == "Error" {
-            throw S3Error.service(Self.decodeError(xml, status: resp.status, requestId: resp.headers.first(name: "x-amz-request-id")))
-        }
-        return xml
+        try await send(r).serviceXML()
     }
 }
 

@@ -19,11 +19,7 @@ public struct UnparsedListPage: Sendable {
 
     /// The page. A 200 answer carrying `<Error>` becomes the service error it is.
     public func parse() throws -> ListObjectsPage {
-        let xml = try response.xml()
-        if xml.name == "Error" {
-            throw S3Error.service(S3Client.decodeError(xml, status: response.status,
-                                                       requestId: response.headers.first(name: "x-amz-request-id")))
-        }
+        let xml = try response.serviceXML()
         // A server that ignores list-type=2 answers in the V1 form (Marker, NextMarker).
         let v1Shape = v1 || (xml.child("KeyCount") == nil && xml.child("Marker") != nil)
         return try ListObjectsPage(xml: xml, v1: v1Shape)

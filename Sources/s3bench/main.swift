@@ -148,6 +148,7 @@ struct S3Bench {
                 guard args.count >= 5, let size = Int64(args[4]) else { fail("copy-parts BUCKET KEY NEWKEY SIZE [--part BYTES] [--parallel N]") }
                 let (bucket, key, newKey) = (args[1], args[2], args[3])
                 let part = Int64(option(args, "--part", 128 << 20)), parallel = option(args, "--parallel", 4)
+                guard part >= 5 << 20, parallel > 0 else { fail("--part is 5 MiB at least, --parallel 1 at least") }
                 let id = try await client.createMultipartUpload(bucket, key: newKey)
                 let ranges = stride(from: Int64(0), to: size, by: Int(part)).map { $0...min($0 + part, size) - 1 }
                 let next = Counter()
