@@ -74,22 +74,13 @@ struct S3Bench {
                 let body = data
                 let id = try await client.createMultipartUpload(bucket, key: key)
                 let count = (size + part - 1) / part
-                let next = Counter()
                 let parts = Locked<[CompletedPart]>([])
-                try await withThrowingTaskGroup(of: Void.self) { g in
-                    for _ in 0..<parallel {
-                        g.addTask {
-                            while true {
-                                let n = next.next() + 1
-                                if n > count { return }
-                                let len = min(part, size - (n - 1) * part)
-                                let slice = body.getSlice(at: 0, length: len)!
-                                let etag = try await client.uploadPart(bucket, key: key, uploadId: id, partNumber: n, body: slice)
-                                parts.mutate { $0.append(CompletedPart(partNumber: n, etag: etag)) }
-                            }
-                        }
-                    }
-                    try await g.waitForAll()
+                try await eachIndex(count, parallel: parallel) { i in
+                    let n = i + 1
+                    let len = min(part, size - i * part)
+                    let slice = body.getSlice(at: 0, length: len)!
+                    let etag = try await client.uploadPart(bucket, key: key, uploadId: id, partNumber: n, body: slice)
+                    parts.mutate { $0.append(CompletedPart(partNumber: n, etag: etag)) }
                 }
                 try await client.completeMultipartUpload(bucket, key: key, uploadId: id, parts: parts.value)
                 let s = seconds()
@@ -102,18 +93,8 @@ struct S3Bench {
                 // --meta: the s3fs metadata a mount stores with each file.
                 let meta: [String: String] = args.contains("--meta")
                     ? ["mode": "33188", "uid": "0", "gid": "0", "mtime": "1795650000"] : [:]
-                let next = Counter()
-                try await withThrowingTaskGroup(of: Void.self) { g in
-                    for _ in 0..<parallel {
-                        g.addTask {
-                            while true {
-                                let n = next.next()
-                                if n >= count { return }
-                                try await client.putObject(bucket, key: "\(prefix)\(String(format: "%05d", n))", body: body, metadata: meta)
-                            }
-                        }
-                    }
-                    try await g.waitForAll()
+                try await eachIndex(count, parallel: parallel) { n in
+                    try await client.putObject(bucket, key: "\(prefix)\(String(format: "%05d", n))", body: body, metadata: meta)
                 }
                 let s = seconds()
                 print(String(format: "%d PUTs of %d bytes in %.3f s: %.0f PUT/s", count, size, s, Double(count) / s))
@@ -151,21 +132,11 @@ struct S3Bench {
                 guard part >= 5 << 20, parallel > 0 else { fail("--part is 5 MiB at least, --parallel 1 at least") }
                 let id = try await client.createMultipartUpload(bucket, key: newKey)
                 let ranges = stride(from: Int64(0), to: size, by: Int(part)).map { $0...min($0 + part, size) - 1 }
-                let next = Counter()
                 let done = Locked<[CompletedPart]>([])
-                try await withThrowingTaskGroup(of: Void.self) { g in
-                    for _ in 0..<parallel {
-                        g.addTask {
-                            while true {
-                                let n = next.next()
-                                if n >= ranges.count { return }
-                                let etag = try await client.uploadPartCopy(bucket, key: newKey, uploadId: id, partNumber: n + 1,
-                                                                           sourceBucket: bucket, sourceKey: key, range: ranges[n])
-                                done.mutate { $0.append(CompletedPart(partNumber: n + 1, etag: etag)) }
-                            }
-                        }
-                    }
-                    try await g.waitForAll()
+                try await eachIndex(ranges.count, parallel: parallel) { n in
+                    let etag = try await client.uploadPartCopy(bucket, key: newKey, uploadId: id, partNumber: n + 1,
+                                                               sourceBucket: bucket, sourceKey: key, range: ranges[n])
+                    done.mutate { $0.append(CompletedPart(partNumber: n + 1, etag: etag)) }
                 }
                 try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done.value)
                 print(String(format: "copied %d bytes in %d parts of %d in %.3f s", size, ranges.count, part, seconds()))
@@ -177,6 +148,23 @@ struct S3Bench {
             fail("\(error)")
         }
         try? await client.shutdown()
+    }
+}
+
+/// Runs `body` for 0..<count, `parallel` at a time, each index once, in order of start.
+func eachIndex(_ count: Int, parallel: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    let next = Counter()
+    try await withThrowingTaskGroup(of: Void.self) { g in
+        for _ in 0..<max(1, parallel) {
+            g.addTask {
+                while true {
+                    let n = next.next()
+                    if n >= count { return }
+                    try await body(n)
+                }
+            }
+        }
+        try await g.waitForAll()
     }
 }
 
