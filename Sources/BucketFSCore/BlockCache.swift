@@ -78,6 +78,17 @@ public final class BlockCache: Sendable {
         }
     }
 
+    /// Removes the block and answers it: a sequential reader's block, handed out for the last time.
+    @discardableResult
+    public func take(_ key: BlockKey) -> Block? {
+        state.withLock { s in
+            guard let b = s.blocks.removeValue(forKey: key) else { s.misses += 1; return nil }
+            s.used -= b.count
+            s.hits += 1
+            return b
+        }
+    }
+
     public func contains(_ key: BlockKey) -> Bool { state.withLock { $0.blocks[key] != nil } }
 
     public func insert(_ key: BlockKey, _ block: Block) {

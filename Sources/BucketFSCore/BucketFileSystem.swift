@@ -452,23 +452,27 @@ public final class BucketFileSystem: Sendable {
     }
 
     /// Records the read for read-ahead, starts any read-ahead, and answers the bytes if they are
-    /// all in memory already (nil otherwise: call `read`). Never waits on the network.
+    /// all in memory already (nil otherwise: call `read`). Never waits on the network. A read that
+    /// continues a sequential stream drops the blocks it used from memory (see `ObjectReader`).
     public func readCached(_ fh: UInt64, offset: Int64, size: Int) -> [ByteBuffer]? {
-        guard let (object, ahead) = handles.withLock({ h -> (ObjectVersion, Range<Int64>?)? in
+        guard let (object, ahead, sequential) = handles.withLock({ h -> (ObjectVersion, Range<Int64>?, Bool)? in
             guard var f = h.files[fh], !isStaged(f.ino) else { return nil }
             let r = f.prefetcher.onRead(offset: offset, length: Int64(size), objectSize: f.object.size)
             h.files[fh] = f
-            return (f.object, r)
+            return (f.object, r, f.prefetcher.isSequential)
         }) else { return nil }
         if let ahead { reader.prefetch(object, range: ahead) }
-        return reader.cachedRead(object, offset: offset, length: size)
+        return reader.cachedRead(object, offset: offset, length: size, dropBehind: sequential)
     }
 
+    /// The read `readCached` could not answer from memory (it has recorded it already).
     public func read(_ fh: UInt64, offset: Int64, size: Int) async throws -> [ByteBuffer] {
-        guard let (object, ino) = handles.withLock({ h in h.files[fh].map { ($0.object, $0.ino) } }) else { throw FSError(EBADF) }
+        guard let (object, ino, sequential) = handles.withLock({ h in h.files[fh].map { ($0.object, $0.ino, $0.prefetcher.isSequential) } }) else {
+            throw FSError(EBADF)
+        }
         if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
         do {
-            return try await reader.read(object, offset: offset, length: size)
+            return try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
         } catch let e as S3Error where e.httpStatus == 412 {
             // Unchanged after all (same size, same LastModified) but known under another ETag:
             // carry on under the one HEAD shows.
@@ -477,7 +481,7 @@ public final class BucketFileSystem: Sendable {
                 let renewed = ObjectVersion(key: object.key, etag: now.etag, size: now.size)
                 handles.withLock { $0.files[fh]?.object = renewed }
                 inodes.update(ino) { $0.attributes.etag = now.etag; $0.lastOpenedETag = now.etag }
-                return try await reader.read(renewed, offset: offset, length: size)
+                return try await reader.read(renewed, offset: offset, length: size, dropBehind: sequential)
             }
             // The object changed since open: forget the old attributes so the next open sees the new one.
             if let ino = handles.withLock({ $0.files[fh]?.ino }) { inodes.update(ino) { $0.validUntil = 0 } }

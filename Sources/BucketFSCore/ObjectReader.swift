@@ -8,6 +8,9 @@ import Synchronization
 /// ranged GET of up to `chunkSize`; GETs carry If-Match so a block never mixes two versions.
 /// Read-ahead is bounded globally by `maxPrefetchBytes` in flight: requests beyond it wait their
 /// turn (already registered, so a reader that needs the block joins them instead of fetching twice).
+/// A sequential reader drops behind itself: the whole blocks a read covers leave the memory tier
+/// once handed out (the kernel's page cache holds them now), so memory holds what is ahead of
+/// readers, and freed buffers are reused while still in the CPU's caches.
 public final class ObjectReader: Sendable {
     public let client: S3Client
     public let bucket: String
@@ -49,8 +52,9 @@ public final class ObjectReader: Sendable {
     }
 
     /// The cached slices covering `offset..<offset+length` if every block is in memory; nil otherwise.
-    /// Never touches the network: the FUSE thread may call it and reply at once.
-    public func cachedRead(_ object: ObjectVersion, offset: Int64, length: Int) -> [ByteBuffer]? {
+    /// Never touches the network: the FUSE thread may call it and reply at once. With `dropBehind`
+    /// (a sequential reader), the whole blocks the range covers leave the memory tier.
+    public func cachedRead(_ object: ObjectVersion, offset: Int64, length: Int, dropBehind: Bool = false) -> [ByteBuffer]? {
         let (first, last, end) = span(object, offset, length)
         guard end > offset else { return [] }
         var out: [Block] = []
@@ -58,7 +62,18 @@ public final class ObjectReader: Sendable {
             guard let b = memory.get(BlockKey(object: object, index: i)) else { return nil }
             out.append(b)
         }
+        if dropBehind { drop(object, offset: offset, end: end) }
         return slice(out, first: first, offset: offset, end: end)
+    }
+
+    /// Removes from the memory tier the blocks that lie wholly inside `offset..<end`.
+    private func drop(_ object: ObjectVersion, offset: Int64, end: Int64) {
+        let bs = Int64(blockSize)
+        var i = (offset + bs - 1) / bs
+        while i * bs < end, min(object.size, (i + 1) * bs) <= end {
+            memory.take(BlockKey(object: object, index: i))
+            i += 1
+        }
     }
 
     private func span(_ object: ObjectVersion, _ offset: Int64, _ length: Int) -> (Int64, Int64, Int64) {
@@ -79,8 +94,9 @@ public final class ObjectReader: Sendable {
         return out
     }
 
-    /// Reads `offset..<offset+length` (clamped to the object's size) as slices in order.
-    public func read(_ object: ObjectVersion, offset: Int64, length: Int) async throws -> [ByteBuffer] {
+    /// Reads `offset..<offset+length` (clamped to the object's size) as slices in order; with
+    /// `dropBehind`, as `cachedRead`.
+    public func read(_ object: ObjectVersion, offset: Int64, length: Int, dropBehind: Bool = false) async throws -> [ByteBuffer] {
         let (first, last, end) = span(object, offset, length)
         guard end > offset else { return [] }
         var blocks: [Block] = []
@@ -103,6 +119,7 @@ public final class ObjectReader: Sendable {
             guard let b = found[i] else { throw FSError(5, "block \(i) of \(object.key) missing after fetch") }
             blocks.append(b)
         }
+        if dropBehind { drop(object, offset: offset, end: end) }
         return slice(blocks, first: first, offset: offset, end: end)
     }
 

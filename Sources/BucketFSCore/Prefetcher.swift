@@ -9,6 +9,8 @@ public struct Prefetcher: Sendable {
     public let maxWindow: Int64
     public let alignment: Int64
     public private(set) var window: Int64 = 0
+    /// The last read continued a sequential stream (its bytes will not be asked for again).
+    public var isSequential: Bool { window > 0 }
     private var expected: Int64 = 0
     private var requestedUpTo: Int64 = 0
 

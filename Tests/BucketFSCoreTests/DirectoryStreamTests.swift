@@ -64,6 +64,56 @@ final class DirectoryStreamTests: XCTestCase {
             try await c.shutdown()
         }
     }
-}
 
-import Glibc
+    /// A sequential reader drops the blocks it has used from the memory tier; random reads keep
+    /// theirs. Bytes are checked against the object's either way.
+    func testSequentialReadsDropBehindRandomReadsKeep() async throws {
+        for server in try TestServer.all() {
+            let c = try server.client()
+            let bucket = uniqueBucket("drop")
+            do {
+                try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+                let mib = 1 << 20
+                var data = [UInt8](repeating: 0, count: 6 * mib + 12345)
+                for i in data.indices { data[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 7) }
+                try await c.putObject(bucket, key: "f", body: ByteBuffer(bytes: data))
+                var cfg = FileSystemConfig(bucket: bucket, ownership: OwnershipDefaults(uid: 0, gid: 0))
+                cfg.readOnly = true
+                cfg.chunkSize = 2 * mib
+                cfg.maxPrefetchWindow = 4 * mib
+                let fs = try BucketFileSystem(client: c, config: cfg, logger: Logger(label: "t"))
+                let f = try await fs.lookup(parent: 1, name: "f")
+                // As the FUSE bridge reads: from memory if there, else from S3.
+                func read(_ fh: UInt64, _ offset: Int, _ size: Int) async throws -> [UInt8] {
+                    if let hit = fs.readCached(fh, offset: Int64(offset), size: size) { return hit.flatMap { Array($0.readableBytesView) } }
+                    return try await fs.read(fh, offset: Int64(offset), size: size).flatMap { Array($0.readableBytesView) }
+                }
+                let seq = try await fs.open(f.ino, flags: O_RDONLY)
+                var offset = 0
+                while offset < data.count {
+                    let got = try await read(seq.fh, offset, mib)
+                    XCTAssertEqual(got, Array(data[offset..<min(data.count, offset + mib)]), "\(server.name) at \(offset)")
+                    offset += mib
+                }
+                await fs.release(seq.fh)
+                // Every block was read whole by one read (the last, short one too): none stays.
+                XCTAssertEqual(fs.reader.memory.usedBytes, 0, "\(server.name): blocks behind a sequential reader stay in memory")
+                // Random reads (a seek each time) keep their blocks: the second read is a hit.
+                let rnd = try await fs.open(f.ino, flags: O_RDONLY)
+                for at in [5 * mib + 17, 1 * mib + 3, 3 * mib + 100] {
+                    let got = try await read(rnd.fh, at, 4096)
+                    XCTAssertEqual(got, Array(data[at..<(at + 4096)]), server.name)
+                }
+                XCTAssertGreaterThan(fs.reader.memory.usedBytes, 0, server.name)
+                let again = fs.readCached(rnd.fh, offset: Int64(mib + 3), size: 4096)
+                XCTAssertEqual(again.map { $0.flatMap { Array($0.readableBytesView) } }, Array(data[(mib + 3)..<(mib + 3 + 4096)]),
+                               "\(server.name): a random read's block is kept")
+                await fs.release(rnd.fh)
+            } catch {
+                XCTFail("[\(server.name)] \(error)")
+            }
+            await destroyBucket(c, bucket)
+            try await c.shutdown()
+        }
+    }
+}
