@@ -78,14 +78,10 @@ public final class BlockCache: Sendable {
         }
     }
 
-    /// Removes the block and answers it: a sequential reader's block, handed out for the last time.
-    @discardableResult
-    public func take(_ key: BlockKey) -> Block? {
+    /// Forgets the block (a sequential reader's, handed out for the last time); not a hit or a miss.
+    public func remove(_ key: BlockKey) {
         state.withLock { s in
-            guard let b = s.blocks.removeValue(forKey: key) else { s.misses += 1; return nil }
-            s.used -= b.count
-            s.hits += 1
-            return b
+            if let b = s.blocks.removeValue(forKey: key) { s.used -= b.count }
         }
     }
 

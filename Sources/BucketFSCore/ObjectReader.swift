@@ -71,7 +71,7 @@ public final class ObjectReader: Sendable {
         let bs = Int64(blockSize)
         var i = (offset + bs - 1) / bs
         while i * bs < end, min(object.size, (i + 1) * bs) <= end {
-            memory.take(BlockKey(object: object, index: i))
+            memory.remove(BlockKey(object: object, index: i))
             i += 1
         }
     }
