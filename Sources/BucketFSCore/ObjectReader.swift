@@ -6,6 +6,8 @@ import Synchronization
 /// Reads byte ranges of objects through the block caches: memory, then disk, then S3.
 /// Concurrent readers of one block share one GET; contiguous missing blocks are fetched with one
 /// ranged GET of up to `chunkSize`; GETs carry If-Match so a block never mixes two versions.
+/// A GET hands each block to its readers (through a `BlockFeed`) as soon as the block's bytes
+/// have arrived, so a reader never waits for the rest of the GET.
 /// Read-ahead is bounded globally by `maxPrefetchBytes` in flight: requests beyond it wait their
 /// turn (already registered, so a reader that needs the block joins them instead of fetching twice).
 /// A sequential reader drops behind itself: the whole blocks a read covers leave the memory tier
@@ -21,11 +23,11 @@ public final class ObjectReader: Sendable {
     let maxPrefetchBytes: Int
     let logger: Logger
 
-    typealias Fetch = Task<[Int64: Block], any Error>
-    /// A GET in flight, under the blocks it brings; `id` lets the GET unregister itself.
+    /// A GET in flight, under the blocks it brings: readers wait on its feed, which hands each
+    /// block out as soon as it has arrived; `id` lets the GET unregister itself.
     struct Inflight {
         let id: UInt64
-        let task: Fetch
+        let feed: BlockFeed
     }
     private struct Registry {
         var blocks: [BlockKey: Inflight] = [:]
@@ -142,10 +144,10 @@ public final class ObjectReader: Sendable {
     /// grouped into GETs of up to `chunkSize` that never cross a multiple of it, and answers them
     /// beside the GETs already in flight for the others. Synchronous, so two callers never fetch
     /// one block twice.
-    private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) -> [(blocks: [Int64], task: Fetch)] {
+    private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) -> [(blocks: [Int64], feed: BlockFeed)] {
         let perChunk = max(1, chunkSize / blockSize)
         return inflight.withLock { m in
-            var out: [(blocks: [Int64], task: Fetch)] = []
+            var out: [(blocks: [Int64], feed: BlockFeed)] = []
             var run: [Int64] = []
             func start() {
                 guard !run.isEmpty else { return }
@@ -153,7 +155,8 @@ public final class ObjectReader: Sendable {
                 m.nextID += 1
                 let blocks = run
                 let bytes = blocks.reduce(0) { $0 + blockLength(object, $1) }
-                let task: Fetch = Task {
+                let feed = BlockFeed()
+                Task {
                     defer {
                         self.inflight.withLock { m in
                             for i in blocks where m.blocks[BlockKey(object: object, index: i)]?.id == id {
@@ -163,17 +166,21 @@ public final class ObjectReader: Sendable {
                     }
                     if prefetch { await self.budget.acquire(bytes) }
                     defer { if prefetch { self.budget.release(bytes) } }
-                    return try await self.fetchRun(object, blocks)
+                    do {
+                        try await self.fetchRun(object, blocks, into: feed)
+                    } catch {
+                        feed.fail(error)
+                    }
                 }
-                for i in blocks { m.blocks[BlockKey(object: object, index: i)] = Inflight(id: id, task: task) }
-                out.append((blocks, task))
+                for i in blocks { m.blocks[BlockKey(object: object, index: i)] = Inflight(id: id, feed: feed) }
+                out.append((blocks, feed))
                 run = []
             }
             for i in blocks {
                 let key = BlockKey(object: object, index: i)
                 if let f = m.blocks[key] {
                     start()
-                    if out.last?.task != f.task { out.append(([i], f.task)) } else { out[out.count - 1].blocks.append(i) }
+                    if out.last?.feed !== f.feed { out.append(([i], f.feed)) } else { out[out.count - 1].blocks.append(i) }
                     continue
                 }
                 if let last = run.last, last + 1 != i || i % Int64(perChunk) == 0 { start() }
@@ -184,40 +191,52 @@ public final class ObjectReader: Sendable {
         }
     }
 
-    /// Fetches `blocks` (sorted), sharing GETs already in flight. Answers what it fetched or
-    /// joined (the caller checks that every block it needs is there).
+    /// Fetches `blocks` (sorted), sharing GETs already in flight; each block is answered as soon
+    /// as it has arrived, not when its whole GET has.
     func fetch(_ object: ObjectVersion, blocks: [Int64]) async throws -> [Int64: Block] {
         var out: [Int64: Block] = [:]
-        for (wanted, task) in claim(object, blocks: blocks, prefetch: false) {
-            let got = try await task.value
-            for i in wanted { out[i] = got[i] }
+        for (wanted, feed) in claim(object, blocks: blocks, prefetch: false) {
+            for i in wanted { out[i] = try await feed.block(i) }
         }
         return out
     }
 
-    /// One ranged GET for a run of contiguous blocks, split into per-block slices of the buffers
-    /// the body arrived in (no copy) and cached.
-    private func fetchRun(_ object: ObjectVersion, _ run: [Int64]) async throws -> [Int64: Block] {
+    /// One ranged GET for a run of contiguous blocks. As the body arrives it is cut into
+    /// per-block slices of the buffers it arrived in (no copy), each cached in memory and handed
+    /// to `feed` once whole; the disk tier gets them when the GET is complete.
+    private func fetchRun(_ object: ObjectVersion, _ run: [Int64], into feed: BlockFeed) async throws {
         let bs = Int64(blockSize)
         let start = run[0] * bs
         let stop = min(object.size, (run[run.count - 1] + 1) * bs)
         let length = Int(stop - start)
+        let assembly = Mutex(BlockAssembly(lengths: run.map { blockLength(object, $0) }))
+        let observer: BodyObserver = { [memory] part, offset in
+            for (n, block) in assembly.withLock({ $0.add(part, at: offset) }) {
+                memory.insert(BlockKey(object: object, index: run[n]), block)
+                feed.deliver(run[n], block)
+            }
+        }
         let (segments, count) = try await client.readUnchanged(bucket, key: object.key, etag: object.etag) { ifMatch in
-            try await self.client.getObjectSegments(self.bucket, key: object.key, range: start...(stop - 1), ifMatch: ifMatch)
+            try await self.client.getObjectSegments(self.bucket, key: object.key, range: start...(stop - 1), ifMatch: ifMatch,
+                                                    observer: observer)
         }
         guard count == length else {
             throw FSError(5, "short read of \(object.key): \(count) of \(length) bytes (object changed?)")
         }
+        // The blocks the observer did not hand out (an answer that was not a 206) go out now,
+        // and the disk tier gets them all. Those handed out are not cached again: a sequential
+        // reader may have dropped them already.
+        let streamed = assembly.withLock { $0.next }
         let whole = Block(segments: segments)
-        var out: [Int64: Block] = [:]
-        for i in run {
+        for (n, i) in run.enumerated() {
             let from = Int(i * bs - start)
             let block = whole.block(from..<(from + blockLength(object, i)))
             let key = BlockKey(object: object, index: i)
-            memory.insert(key, block)
+            if n >= streamed {
+                memory.insert(key, block)
+                feed.deliver(i, block)
+            }
             disk?.put(key, block)
-            out[i] = block
         }
-        return out
     }
 }

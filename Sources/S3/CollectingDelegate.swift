@@ -26,8 +26,14 @@ extension ByteBuffer {
     }
 }
 
+/// Sees each part of a 206 (Partial Content) answer's body as it arrives, on the connection's
+/// event loop, with the part's offset in the body (0 again when a retry starts the body over).
+/// It must not block.
+public typealias BodyObserver = @Sendable (_ part: ByteBuffer, _ offset: Int) -> Void
+
 /// Collects an answer on its event loop, up to `limit` body bytes (a longer body fails the
 /// request with `BodyTooLarge`); an error answer keeps its first `errorLimit` bytes only.
+/// A 206 answer's body parts also go to `observer`, if any, as they arrive.
 /// AsyncHTTPClient calls it from one event loop, one call at a time.
 final class CollectingDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
     typealias Response = CollectedResponse
@@ -35,13 +41,15 @@ final class CollectingDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
 
     private let limit: Int
     private let errorLimit: Int
+    private let observer: BodyObserver?
     private var head: HTTPResponseHead?
     private var segments: [ByteBuffer] = []
     private var count = 0
 
-    init(limit: Int, errorLimit: Int) {
+    init(limit: Int, errorLimit: Int, observer: BodyObserver? = nil) {
         self.limit = limit
         self.errorLimit = errorLimit
+        self.observer = observer
     }
 
     func didReceiveHead(task: HTTPClient.Task<Response>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
@@ -58,9 +66,11 @@ final class CollectingDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
             }
             return task.eventLoop.makeSucceededVoidFuture()
         }
+        let offset = count
         count += buffer.readableBytes
         guard count <= limit else { return task.eventLoop.makeFailedFuture(BodyTooLarge()) }
         segments.append(buffer)
+        if let observer, head?.status == .partialContent { observer(buffer, offset) }
         return task.eventLoop.makeSucceededVoidFuture()
     }
 

@@ -85,18 +85,20 @@ extension S3Client {
     /// A ranged GET answered as the buffers the body arrived in (slices of the network's
     /// buffers, no copy), at most `range.count` bytes: fewer only at the end of the object.
     /// With `ifMatch`, a changed object fails with PreconditionFailed instead of mixing versions.
-    public func getObjectSegments(_ bucket: String, key: String, range: ClosedRange<Int64>,
-                                  ifMatch: String? = nil) async throws -> (segments: [ByteBuffer], count: Int) {
-        let c = try await rangedGet(bucket, key: key, range: range, ifMatch: ifMatch)
+    /// `observer` sees the body's parts as they arrive (a 206 answer's only: the range was honoured).
+    public func getObjectSegments(_ bucket: String, key: String, range: ClosedRange<Int64>, ifMatch: String? = nil,
+                                  observer: BodyObserver? = nil) async throws -> (segments: [ByteBuffer], count: Int) {
+        let c = try await rangedGet(bucket, key: key, range: range, ifMatch: ifMatch, observer: observer)
         return (c.segments, c.count)
     }
 
     /// One ranged GET read whole on the event loop; a server that ignores the range is an error.
-    private func rangedGet(_ bucket: String, key: String, range: ClosedRange<Int64>, ifMatch: String?) async throws -> CollectedResponse {
+    private func rangedGet(_ bucket: String, key: String, range: ClosedRange<Int64>, ifMatch: String?,
+                           observer: BodyObserver? = nil) async throws -> CollectedResponse {
         var r = S3Request(.GET, bucket: bucket, key: key, headers: [Self.rangeHeader(range)])
         r.expectedResponseBytes = Int(range.count)
         if let m = ifMatch { r.headers.append(("if-match", "\"\(m)\"")) }
-        let c = try await performCollected(r, limit: Int(range.count))
+        let c = try await performCollected(r, limit: Int(range.count), observer: observer)
         if c.status == 200 && range.lowerBound > 0 {
             throw S3Error.malformedResponse("server ignored the Range header")
         }

@@ -210,9 +210,10 @@ public final class S3Client: Sendable {
     /// Sends `r` (its body in memory, or none), retrying as the policy allows, and collects the
     /// answer on the event loop: at most `limit` body bytes (a longer body is a malformed answer).
     /// Cheaper than `perform` for answers read whole: no task hop per body part.
-    func performCollected(_ r: S3Request, limit: Int, allowNotModified: Bool = false) async throws -> CollectedResponse {
+    func performCollected(_ r: S3Request, limit: Int, allowNotModified: Bool = false,
+                          observer: BodyObserver? = nil) async throws -> CollectedResponse {
         precondition(r.bodyStream == nil, "streamed bodies go through perform")
-        return try await retrying(r) { try await self.collectOnce(r, limit: limit, allowNotModified: allowNotModified) }
+        return try await retrying(r) { try await self.collectOnce(r, limit: limit, allowNotModified: allowNotModified, observer: observer) }
     }
 
     private func retrying<T: Sendable>(_ r: S3Request, _ once: () async throws -> T) async throws -> T {
@@ -238,7 +239,7 @@ public final class S3Client: Sendable {
         }
     }
 
-    private func collectOnce(_ r: S3Request, limit: Int, allowNotModified: Bool) async throws -> CollectedResponse {
+    private func collectOnce(_ r: S3Request, limit: Int, allowNotModified: Bool, observer: BodyObserver?) async throws -> CollectedResponse {
         let req = makeHTTPRequest(r)
         let sent = r.body?.readableBytes ?? r.bodyBuffers?.reduce(0) { $0 + $1.readableBytes } ?? 0
         let timeout = configuration.timeout(forBytes: max(sent, r.expectedResponseBytes))
@@ -247,7 +248,7 @@ public final class S3Client: Sendable {
             var body: HTTPClient.Body?
             if let b = r.body { body = .byteBuffer(b) } else if let parts = r.bodyBuffers { body = Self.backToBack(parts, length: sent) }
             let legacy = try HTTPClient.Request(url: req.url, method: req.method, headers: req.headers, body: body)
-            let task = http.execute(request: legacy, delegate: CollectingDelegate(limit: limit, errorLimit: Self.maxErrorBody),
+            let task = http.execute(request: legacy, delegate: CollectingDelegate(limit: limit, errorLimit: Self.maxErrorBody, observer: observer),
                                     deadline: .now() + timeout)
             collected = try await withTaskCancellationHandler {
                 try await task.futureResult.get()

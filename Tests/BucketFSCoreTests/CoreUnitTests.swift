@@ -113,6 +113,59 @@ final class CoreUnitTests: XCTestCase {
         XCTAssertEqual(Array(inner.contiguous.readableBytesView), Array(bytes[100..<700]))
     }
 
+    func testBlockAssemblyCutsBodyPartsIntoBlocks() {
+        let bytes = (0..<1100).map { UInt8($0 % 253) }
+        var a = BlockAssembly(lengths: [400, 400, 300])
+        var got: [(Int, [UInt8])] = []
+        var at = 0
+        // Parts that end inside, exactly on and across block boundaries.
+        for n in [150, 250, 1, 548, 1, 150] {
+            let done = a.add(ByteBuffer(bytes: bytes[at..<(at + n)]), at: at)
+            at += n
+            got += done.map { ($0.0, Array($0.1.contiguous.readableBytesView)) }
+            // A block is handed out as soon as its last byte has arrived, not later.
+            XCTAssertEqual(a.next, [0, 400, 800, 1100].lastIndex { $0 <= at } ?? 0, "after \(at) bytes")
+        }
+        XCTAssertEqual(got.map(\.0), [0, 1, 2])
+        XCTAssertEqual(got.map(\.1), [Array(bytes[0..<400]), Array(bytes[400..<800]), Array(bytes[800..<1100])])
+        // A retry starts the body over: the assembly starts over with it.
+        var b = BlockAssembly(lengths: [400, 400])
+        _ = b.add(ByteBuffer(bytes: bytes[0..<500]), at: 0)
+        XCTAssertEqual(b.next, 1)
+        let again = b.add(ByteBuffer(bytes: bytes[0..<400]), at: 0)
+        XCTAssertEqual(again.map(\.0), [0])
+        XCTAssertEqual(again.first.map { Array($0.1.contiguous.readableBytesView) }, Array(bytes[0..<400]))
+    }
+
+    func testBlockFeedHandsOutBlocksAsTheyArrive() async throws {
+        struct Broken: Error {}
+        let feed = BlockFeed()
+        let waiting = Task { try await feed.block(1) }
+        try await Task.sleep(for: .milliseconds(20))
+        feed.deliver(1, Block(ByteBuffer(bytes: [1, 2, 3])))
+        let first = try await waiting.value
+        XCTAssertEqual(Array(first.contiguous.readableBytesView), [1, 2, 3])
+        // Delivered once: a second delivery (a retried body) does not replace it.
+        feed.deliver(1, Block(ByteBuffer(bytes: [9])))
+        let kept = try await feed.block(1)
+        XCTAssertEqual(kept.count, 3)
+        // After a failure, blocks not delivered fail, for those waiting and those coming later;
+        // the ones delivered stay.
+        let stuck = Task { try await feed.block(2) }
+        try await Task.sleep(for: .milliseconds(20))
+        feed.fail(Broken())
+        do {
+            _ = try await stuck.value
+            XCTFail("a block never delivered was answered")
+        } catch is Broken {}
+        do {
+            _ = try await feed.block(3)
+            XCTFail("a block never delivered was answered")
+        } catch is Broken {}
+        let stays = try await feed.block(1)
+        XCTAssertEqual(stays.count, 3)
+    }
+
     func testBlockCacheNeverExceedsItsCap() {
         let cache = BlockCache(capacity: 3000)
         let obj = ObjectVersion(key: "k", etag: "e", size: 10_000)

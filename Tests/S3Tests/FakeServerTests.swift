@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import XCTest
 @testable import S3
 
@@ -34,6 +35,25 @@ class H(http.server.BaseHTTPRequestHandler):
             self.answer(500, b"<html>proxy error</html>", "text/html")
         elif mode == "hang":
             time.sleep(30)
+        elif mode in ("ranged", "no-range"):
+            # A 1000-byte object; "ranged" honours Range but cuts its first answer's body short
+            # (the connection closes halfway), "no-range" answers 200 with the whole object.
+            data = bytes(i % 251 for i in range(1000))
+            rng = self.headers.get("Range")
+            if mode == "no-range" or not rng:
+                return self.answer(200, data, "application/octet-stream")
+            a, b = (int(x) for x in rng.split("=")[1].split("-"))
+            part = data[a:b + 1]
+            self.send_response(206)
+            self.send_header("Content-Length", str(len(part)))
+            self.send_header("Content-Range", "bytes %d-%d/1000" % (a, b))
+            self.send_header("ETag", '"e"')
+            self.end_headers()
+            if hits["n"] == 1:
+                self.wfile.write(part[:len(part) // 2]); self.wfile.flush()
+                self.close_connection = True
+                return
+            self.wfile.write(part)
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
@@ -110,6 +130,35 @@ s.serve_forever()
             }
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+    }
+
+    /// A body observer sees a 206 body's parts as they arrive, at their offsets; a retry after a
+    /// body cut short starts over at offset 0. A 200 answer (the Range ignored) is not observed.
+    func testBodyObserverSeesPartsAndRestarts() async throws {
+        let data = (0..<1000).map { UInt8($0 % 251) }
+        let seen = Mutex<[(Int, [UInt8])]>([])
+        let observer: BodyObserver = { part, offset in seen.withLock { $0.append((offset, Array(part.readableBytesView))) } }
+        try await withFake("ranged") { c in
+            let (segments, count) = try await c.getObjectSegments("b", key: "k", range: 100...899, observer: observer)
+            XCTAssertEqual(count, 800)
+            XCTAssertEqual(segments.flatMap { Array($0.readableBytesView) }, Array(data[100..<900]))
+            let parts = seen.withLock { $0 }
+            let restart = parts.lastIndex { $0.0 == 0 } ?? -1
+            XCTAssertGreaterThan(restart, 0, "the first, cut-short body was observed, then the retry from offset 0")
+            var at = 0
+            for (offset, bytes) in parts[restart...] {
+                XCTAssertEqual(offset, at)
+                XCTAssertEqual(bytes, Array(data[(100 + at)..<(100 + at + bytes.count)]))
+                at += bytes.count
+            }
+            XCTAssertEqual(at, 800)
+        }
+        seen.withLock { $0 = [] }
+        try await withFake("no-range") { c in
+            let (_, count) = try await c.getObjectSegments("b", key: "k", range: 0...999, observer: observer)
+            XCTAssertEqual(count, 1000)
+            XCTAssertTrue(seen.withLock { $0.isEmpty }, "a 200 answer was observed")
+        }
     }
 
     func testConnectionRefusedIsTransport() async throws {
