@@ -19,13 +19,13 @@ public struct FileSystemConfig: Sendable {
     /// handle has the file open; handles opened beside it keep the cache).
     public var cachedWrites: Bool = false
     public var blockSize: Int = 1 << 20
-    public var memoryCacheBytes: Int = 48 << 20
+    public var memoryCacheBytes: Int = 64 << 20
     /// Largest read-ahead window of one open file (the default fills the memory cache but one GET).
-    public var maxPrefetchWindow: Int = 40 << 20
+    public var maxPrefetchWindow: Int = 48 << 20
     /// Read-ahead bytes in flight for the whole mount.
-    public var maxPrefetchInflight: Int = 40 << 20
+    public var maxPrefetchInflight: Int = 48 << 20
     /// Bytes per ranged GET at most.
-    public var chunkSize: Int = 8 << 20
+    public var chunkSize: Int = 16 << 20
     public var diskCacheDirectory: String?
     public var diskCacheBytes: Int = 1 << 30
     public var listPageSize: Int = 1000

@@ -36,7 +36,7 @@ public final class ObjectReader: Sendable {
     private let inflight = Mutex(Registry())
     private let budget: ByteBudget
 
-    public init(client: S3Client, bucket: String, blockSize: Int, chunkSize: Int = 8 << 20, memory: BlockCache,
+    public init(client: S3Client, bucket: String, blockSize: Int, chunkSize: Int = 16 << 20, memory: BlockCache,
                 disk: DiskCache?, maxPrefetchBytes: Int, logger: Logger) {
         self.client = client
         self.bucket = bucket
