@@ -3,6 +3,8 @@
 #   scripts/seaweedfs.sh start [DATA_DIR]   start `weed mini` on free ports (or SEAWEEDFS_S3_PORT)
 #   scripts/seaweedfs.sh stop  [DATA_DIR]   stop it (only the PID recorded in DATA_DIR)
 #   scripts/seaweedfs.sh env   [DATA_DIR]   print AWS_* variables for it
+# With SEAWEEDFS_TLS_CERT and SEAWEEDFS_TLS_KEY (PEM files), S3 is served over HTTPS too, on
+# the port written to DATA_DIR/s3httpsport. Telemetry is off: nothing leaves the machine.
 # Keys: SEAWEEDFS_ACCESS_KEY / SEAWEEDFS_SECRET_KEY (default bucketfs-test / bucketfs-test-secret).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,9 +41,14 @@ start)
     echo "seaweedfs: already running (pid $(cat "$dir/pid"), S3 port $(cat "$dir/s3port"))"; exit 0
   fi
   [ -x "$weed" ] || { echo "seaweedfs: $weed not found; run scripts/setup.sh" >&2; exit 1; }
-  read -r p_master p_volume p_filer p_s3 p_admin p_webdav p_ice p_lance p_debug p_metrics <<<"$(free_ports 10)"
+  read -r p_master p_volume p_filer p_s3 p_admin p_webdav p_ice p_lance p_debug p_metrics p_https <<<"$(free_ports 11)"
   if [ -n "${SEAWEEDFS_S3_PORT:-}" ]; then p_s3=$SEAWEEDFS_S3_PORT; fi
   echo "$p_s3" >"$dir/s3port"
+  tls=()
+  if [ -n "${SEAWEEDFS_TLS_CERT:-}" ]; then
+    tls=(-s3.cert.file="$SEAWEEDFS_TLS_CERT" -s3.key.file="$SEAWEEDFS_TLS_KEY" -s3.port.https="$p_https")
+    echo "$p_https" >"$dir/s3httpsport"
+  fi
   # `weed mini` creates the admin identity from these variables. Its logs and local sockets go
   # to the temporary directory: one inside DATA_DIR, so that stop leaves nothing behind.
   mkdir -p "$dir/tmp"
@@ -49,7 +56,7 @@ start)
     -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port="$p_master" -volume.port="$p_volume" -filer.port="$p_filer" -s3.port="$p_s3" \
     -admin.port="$p_admin" -webdav.port="$p_webdav" -s3.port.iceberg="$p_ice" -s3.port.lance="$p_lance" \
-    -debug.port="$p_debug" -metricsPort="$p_metrics" -admin.ui=false \
+    -debug.port="$p_debug" -metricsPort="$p_metrics" -admin.ui=false -master.telemetry=false "${tls[@]}" \
     -filer.localSocket="$dir/tmp/filer.sock" -s3.localSocket="$dir/tmp/s3.sock" \
     ${SEAWEEDFS_BUCKET:+-bucket="$SEAWEEDFS_BUCKET"} >"$dir/weed.log" 2>&1 &
   echo $! >"$dir/pid"

@@ -49,3 +49,7 @@ swift build --build-tests
 # Mounts that name no staging_dir stage under $XDG_CACHE_HOME: inside the run directory, so the
 # tests leave nothing in the user's ~/.cache.
 XDG_CACHE_HOME=$run/cache swift test --skip-build "$@"
+# The compatibility matrix (every engine through a mount), unless only some tests were asked for.
+if [ $# -eq 0 ] && [ "${BUCKETFS_TEST_NO_COMPAT:-}" != 1 ]; then
+  bash scripts/compat.sh
+fi

@@ -40,6 +40,9 @@ public struct ConnectionSettings: Sendable, Equatable {
         if let t = connectTimeout { cfg.connectTimeout = .seconds(t) }
         if let t = requestTimeout { cfg.requestTimeout = .seconds(t) }
         cfg.listV1 = listV1
+        if !endpoint.verifyCertificates && endpoint.scheme == "https" {
+            logger.warning("no_check_certificate: the certificate of \(endpoint.host) is not checked; anyone on the path can read and change what is sent")
+        }
         logger.debug("endpoint \(endpoint.urlString) region \(endpoint.region) signature \(endpoint.signature.rawValue) keys \(credentials)")
         return try S3Client(configuration: cfg, credentials: credentials, logger: logger)
     }
@@ -52,6 +55,7 @@ public enum ExitStatus: Int32 {
     case denied = 2
     case notFound = 3
     case unreachable = 4
+    case tls = 5
     case usage = 64
 }
 
@@ -62,6 +66,7 @@ public func explain(_ error: any Error, bucket: String? = nil, endpoint: String?
         case .credentials(let m): return (m, .denied)
         case .transport(let m): return ("cannot reach \(endpoint ?? "the endpoint"): \(m)", .unreachable)
         case .timeout(let m): return ("no answer from \(endpoint ?? "the endpoint"): \(m)", .unreachable)
+        case .tls(let m): return (m, .tls)
         case .invalidRequest(let m): return (m, .usage)
         case .malformedResponse(let m): return ("\(endpoint ?? "the endpoint") does not answer like an S3 service: \(m)", .failure)
         case .service(let s):

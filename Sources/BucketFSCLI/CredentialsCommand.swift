@@ -55,16 +55,37 @@ struct SavedLogin: Codable {
 }
 
 struct IdentityOptions: ParsableArguments {
-    @Option(name: .customLong("identity-url"), help: "Identity service URL (default: the saved login's, then BUCKETFS_IDENTITY_URL, then OS_AUTH_URL).")
+    /// The identity service that the KR1 service's guide names (its OS-EC2 credentials live at
+    /// `{identity}/v2.0/users/{user-id}/credentials/OS-EC2`).
+    static let kr1IdentityURL = "https://api-compute.cloud.toast.com/identity"
+
+    @Option(name: .customLong("identity-url"), help: "Identity service URL (default: the saved login's, then BUCKETFS_IDENTITY_URL, then OS_AUTH_URL, then the preset's).")
     var identityURL: String?
+    @Option(help: "The service's preset: kr1 takes its identity service, \(IdentityOptions.kr1IdentityURL), when no URL is given.")
+    var preset: String?
     @Flag(help: "Emit JSON.") var json = false
 
+    func validate() throws {
+        if let p = preset, p.lowercased() != "kr1" { throw ValidationError("unknown preset \(p); known: kr1") }
+    }
+
+    /// The identity URL in force; none is a usage error (exit 64).
     func resolveURL(saved: SavedLogin?) throws -> String {
         let env = ProcessInfo.processInfo.environment
-        guard let url = identityURL ?? saved?.identityURL ?? env["BUCKETFS_IDENTITY_URL"] ?? env["OS_AUTH_URL"] else {
-            throw IdentityError.usage("no identity URL: pass --identity-url, or set BUCKETFS_IDENTITY_URL or OS_AUTH_URL")
+        let presetURL = preset?.lowercased() == "kr1" ? Self.kr1IdentityURL : nil
+        guard let url = identityURL ?? saved?.identityURL ?? env["BUCKETFS_IDENTITY_URL"] ?? env["OS_AUTH_URL"] ?? presetURL else {
+            printError("bucketfs: no identity URL: pass --identity-url or --preset kr1, or set BUCKETFS_IDENTITY_URL or OS_AUTH_URL")
+            throw ExitCode(ExitStatus.usage.rawValue)
         }
         return url
+    }
+}
+
+/// Runs `body`; an `IdentityError` it throws (a missing password, say) is one line and its exit code.
+func explainingIdentityErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as IdentityError {
+        printError("bucketfs: \(e)")
+        throw ExitCode(e.exitCode)
     }
 }
 
@@ -121,7 +142,7 @@ struct CredentialsCommand: ParsableCommand {
         @Flag(name: .customLong("show-token"), help: "Print the token.") var showToken = false
         func run() throws {
             let url = try identity.resolveURL(saved: nil)
-            let password = try readPassword(stdin: passwordStdin)
+            let password = try explainingIdentityErrors { try readPassword(stdin: passwordStdin) }
             let (tenant, user, show, json) = (tenantId, username, showToken, identity.json)
             try runIdentity(url) { c in
                 let t = try await c.token(tenantId: tenant, username: user, password: password)
@@ -148,7 +169,7 @@ struct CredentialsCommand: ParsableCommand {
         @Flag(help: "Replace a profile that holds other keys.") var force = false
         @Flag(name: .customLong("show-secret"), help: "Print the secret key.") var showSecret = false
         func run() throws {
-            let saved = try SavedLogin.load()
+            let saved = try explainingIdentityErrors { try SavedLogin.load() }
             let url = try identity.resolveURL(saved: saved)
             guard let tenant = tenantId ?? saved.tenantId else { throw IdentityError.usage("no tenant: pass --tenant-id") }
             let path = ConfigFiles.credentialsPath
@@ -184,7 +205,7 @@ struct CredentialsCommand: ParsableCommand {
         @OptionGroup var identity: IdentityOptions
         @Flag(name: .customLong("show-secret"), help: "Print the secret keys.") var showSecret = false
         func run() throws {
-            let saved = try SavedLogin.load()
+            let saved = try explainingIdentityErrors { try SavedLogin.load() }
             let url = try identity.resolveURL(saved: saved)
             let (show, json) = (showSecret, identity.json)
             try runIdentity(url) { c in
@@ -205,7 +226,7 @@ struct CredentialsCommand: ParsableCommand {
         @Argument(help: "The access key.") var access: String
         @Flag(name: .customLong("remove-profile"), help: "Also remove profiles holding this access key.") var removeProfile = false
         func run() throws {
-            let saved = try SavedLogin.load()
+            let saved = try explainingIdentityErrors { try SavedLogin.load() }
             let url = try identity.resolveURL(saved: saved)
             let (access, remove) = (access, removeProfile)
             try runIdentity(url) { c in

@@ -549,13 +549,7 @@ extension BucketFileSystem {
             let target = newPrefix + o.key.dropFirst(prefix.count)
             return (target, try await self.copyObject(o.key, to: target, size: o.size))
         }, each: { (k: String, e: String) in newETags[k] = e })
-        var i = 0
-        while i < keys.count {
-            let batch = keys[i..<min(i + 1000, keys.count)].map(\.key)
-            let result = try await client.deleteObjects(bucket, keys: batch)
-            if let e = result.errors.first { throw FSError(EIO, "deleting \(e.key) after the copy: \(e.message)") }
-            i += 1000
-        }
+        try await DeepestFirstDelete(client: client, bucket: bucket).delete(keys.map(\.key))
         for (_, f) in files {
             let k = await f.key
             guard k.hasPrefix(prefix) else { continue }

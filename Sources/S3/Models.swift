@@ -24,7 +24,7 @@ public struct ListBucketsResult: Sendable {
     public var buckets: [BucketSummary]
 
     init(xml: XMLElement) throws {
-        guard xml.name == "ListAllMyBucketsResult" else { throw S3Error.malformedResponse("expected ListAllMyBucketsResult, got \(xml.name)") }
+        try xml.requireRoot("ListAllMyBucketsResult")
         owner = Owner(xml.child("Owner"))
         buckets = try (xml.child("Buckets")?.all("Bucket") ?? []).map {
             guard let name = $0.string("Name") else { throw S3Error.malformedResponse("bucket without Name") }
@@ -54,7 +54,7 @@ public struct ListObjectsPage: Sendable {
     public var nextToken: String?
 
     init(xml: XMLElement, v1: Bool) throws {
-        guard xml.name == "ListBucketResult" else { throw S3Error.malformedResponse("expected ListBucketResult, got \(xml.name)") }
+        try xml.requireRoot("ListBucketResult")
         let urlEncoded = xml.string("EncodingType")?.lowercased() == "url"
         func key(_ raw: String) throws -> String {
             guard urlEncoded else { return raw }
@@ -112,9 +112,7 @@ public struct CopyObjectResult: Sendable {
     public var etag: String
     public var lastModified: Timestamp?
     init(xml: XMLElement) throws {
-        guard xml.name == "CopyObjectResult" || xml.name == "CopyPartResult" else {
-            throw S3Error.malformedResponse("expected CopyObjectResult, got \(xml.name)")
-        }
+        try xml.requireRoot("CopyObjectResult", or: "CopyPartResult")
         guard let e = xml.string("ETag") else { throw S3Error.malformedResponse("copy result without ETag") }
         etag = ETag.normalize(e)
         lastModified = xml.string("LastModified").flatMap { Timestamp(iso8601: $0) }
@@ -135,7 +133,7 @@ public struct ListMultipartUploadsPage: Sendable {
     public var nextUploadIdMarker: String?
 
     init(xml: XMLElement) throws {
-        guard xml.name == "ListMultipartUploadsResult" else { throw S3Error.malformedResponse("expected ListMultipartUploadsResult, got \(xml.name)") }
+        try xml.requireRoot("ListMultipartUploadsResult")
         let urlEncoded = xml.string("EncodingType")?.lowercased() == "url"
         func key(_ raw: String) -> String { urlEncoded ? (URIEncoding.decode(raw, plusIsSpace: true) ?? raw) : raw }
         uploads = try xml.all("Upload").map {
@@ -162,7 +160,7 @@ public struct ListPartsPage: Sendable {
     public var nextPartNumberMarker: Int?
 
     init(xml: XMLElement) throws {
-        guard xml.name == "ListPartsResult" else { throw S3Error.malformedResponse("expected ListPartsResult, got \(xml.name)") }
+        try xml.requireRoot("ListPartsResult")
         parts = try xml.all("Part").map {
             guard let n = $0.int("PartNumber") else { throw S3Error.malformedResponse("part without PartNumber") }
             return Part(partNumber: Int(n), etag: ETag.normalize($0.string("ETag") ?? ""), size: $0.int("Size") ?? 0,
@@ -183,9 +181,7 @@ public struct CompletedPart: Sendable, Equatable {
 public struct CompleteMultipartUploadResult: Sendable {
     public var etag: String
     init(xml: XMLElement) throws {
-        guard xml.name == "CompleteMultipartUploadResult" else {
-            throw S3Error.malformedResponse("expected CompleteMultipartUploadResult, got \(xml.name)")
-        }
+        try xml.requireRoot("CompleteMultipartUploadResult")
         etag = ETag.normalize(xml.string("ETag") ?? "")
     }
 }
@@ -200,7 +196,7 @@ public struct DeleteObjectsResult: Sendable {
     public var errors: [Failure]
 
     init(xml: XMLElement) throws {
-        guard xml.name == "DeleteResult" else { throw S3Error.malformedResponse("expected DeleteResult, got \(xml.name)") }
+        try xml.requireRoot("DeleteResult")
         deleted = xml.all("Deleted").compactMap { $0.string("Key") }
         errors = xml.all("Error").map {
             Failure(key: $0.string("Key") ?? "", code: $0.string("Code") ?? "", message: $0.string("Message") ?? "")

@@ -11,8 +11,9 @@ extension S3Client {
         r.headers += try Self.metadataHeaders(metadata)
         r.idempotent = false
         let xml = try await sendXML(r)
-        guard xml.name == "InitiateMultipartUploadResult", let id = xml.string("UploadId"), !id.isEmpty else {
-            throw S3Error.malformedResponse("expected InitiateMultipartUploadResult with UploadId, got \(xml.name)")
+        try xml.requireRoot("InitiateMultipartUploadResult")
+        guard let id = xml.string("UploadId"), !id.isEmpty else {
+            throw S3Error.malformedResponse("InitiateMultipartUploadResult without UploadId")
         }
         return id
     }
@@ -77,18 +78,30 @@ extension S3Client {
         return try CopyObjectResult(xml: try await sendXML(r)).etag
     }
 
+    /// Completes an upload; returns the object's ETag. An answer that says nothing clear (one that
+    /// cannot be parsed, a connection lost before it, or NoSuchUpload on a retry, since the first
+    /// attempt may have completed it) is settled by a HEAD of the object: if it is the object these
+    /// parts make (`MultipartETag`), the upload succeeded; otherwise the first error stands.
     @discardableResult
     public func completeMultipartUpload(_ bucket: String, key: String, uploadId: String, parts: [CompletedPart]) async throws -> String {
+        let sorted = parts.sorted(by: { $0.partNumber < $1.partNumber })
         var w = XMLWriter()
         w.open("CompleteMultipartUpload", "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"")
-        for p in parts.sorted(by: { $0.partNumber < $1.partNumber }) {
+        for p in sorted {
             w.open("Part"); w.element("PartNumber", String(p.partNumber)); w.element("ETag", "\"\(p.etag)\""); w.close("Part")
         }
         w.close("CompleteMultipartUpload")
         let body = ByteBuffer(string: w.text)
         let r = S3Request(.POST, bucket: bucket, key: key, query: [("uploadId", uploadId)],
                           headers: [("content-type", "application/xml")], body: body)
-        return try CompleteMultipartUploadResult(xml: try await sendXML(r)).etag
+        do {
+            return try CompleteMultipartUploadResult(xml: try await sendXML(r)).etag
+        } catch let error as S3Error where error.leavesCompletionUnknown {
+            let expected = MultipartETag(parts: sorted.map(\.etag))
+            guard let head = try? await headObject(bucket, key: key), expected.matches(head.etag) else { throw error }
+            logger.notice("CompleteMultipartUpload of \(bucket)/\(key): \(error); the object is stored (HEAD: ETag \(head.etag))")
+            return head.etag
+        }
     }
 
     public func abortMultipartUpload(_ bucket: String, key: String, uploadId: String) async throws {

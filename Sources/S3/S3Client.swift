@@ -258,7 +258,7 @@ public final class S3Client: Sendable {
         } catch is CollectingDelegate.BodyTooLarge {
             throw S3Error.malformedResponse("answer larger than \(limit) bytes")
         } catch {
-            throw Self.mapTransportError(error)
+            throw mapTransportError(error)
         }
         let status = collected.status
         trace(r, status: status)
@@ -295,7 +295,7 @@ public final class S3Client: Sendable {
         do {
             response = try await http.execute(req, timeout: timeout, logger: nil)
         } catch {
-            throw Self.mapTransportError(error)
+            throw mapTransportError(error)
         }
         let status = Int(response.status.code)
         trace(r, status: status)
@@ -309,12 +309,17 @@ public final class S3Client: Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw Self.mapTransportError(error)
+            throw mapTransportError(error)
         }
     }
 
-    static func mapTransportError(_ error: any Error) -> any Error {
+    func mapTransportError(_ error: any Error) -> any Error {
+        Self.mapTransportError(error, host: configuration.endpoint.host)
+    }
+
+    static func mapTransportError(_ error: any Error, host: String) -> any Error {
         if error is S3Error || error is CancellationError { return error }
+        if let tls = TLSFailure(error, host: host) { return S3Error.tls(tls.sentence) }
         if let h = error as? HTTPClientError {
             switch h {
             case .readTimeout, .writeTimeout, .connectTimeout, .deadlineExceeded, .tlsHandshakeTimeout,

@@ -57,6 +57,9 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
     case service(S3ServiceError)
     /// No answer: connection refused or reset, DNS failure, TLS failure.
     case transport(String)
+    /// The TLS handshake failed (an untrusted certificate, a wrong host name): a sentence that
+    /// says what to do. Never retried, since no retry changes a certificate.
+    case tls(String)
     /// The request or its body took longer than the configured timeout.
     case timeout(String)
     /// The server answered something that is not what S3 answers (bad XML, missing fields).
@@ -70,6 +73,7 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
         switch self {
         case .service(let e): return e.description
         case .transport(let m): return "connection failed: \(m)"
+        case .tls(let m): return m
         case .timeout(let m): return "timed out: \(m)"
         case .malformedResponse(let m): return "unexpected answer from the server: \(m)"
         case .invalidRequest(let m): return "invalid request: \(m)"
@@ -93,7 +97,16 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
             if e.status >= 500 && e.status != 501 { return true }
             return ["SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError",
                     "ServiceUnavailable", "Throttling", "ThrottlingException"].contains(e.code)
-        case .malformedResponse, .invalidRequest, .credentials: return false
+        case .malformedResponse, .invalidRequest, .credentials, .tls: return false
+        }
+    }
+
+    /// Whether a CompleteMultipartUpload that ended with this error may still have completed.
+    public var leavesCompletionUnknown: Bool {
+        switch self {
+        case .malformedResponse, .transport, .timeout: return true
+        case .service(let e): return e.code == "NoSuchUpload"
+        case .invalidRequest, .credentials, .tls: return false
         }
     }
 
@@ -101,6 +114,7 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
     public var errno: Int32 {
         switch self {
         case .transport: return EIO
+        case .tls: return EACCES
         case .timeout: return ETIMEDOUT
         case .malformedResponse: return EIO
         case .invalidRequest: return EINVAL

@@ -20,6 +20,18 @@ public final class XMLElement: @unchecked Sendable {
     public func int(_ name: String) -> Int64? { string(name).flatMap { Int64($0.trimmingSpaces) } }
     public func bool(_ name: String) -> Bool? { string(name).map { $0.trimmingSpaces.lowercased() == "true" } }
 
+    /// Throws unless this element is the answer root `name` (say `ListPartsResult`). Servers differ
+    /// in the suffix: moto names some roots `...Response` where S3 writes `...Result`, and botocore
+    /// takes either, so both are accepted; anything else is a malformed answer.
+    public func requireRoot(_ name: String, or other: String? = nil) throws {
+        for n in [name, other].compactMap({ $0 }) where self.name == n || self.name == Self.twin(of: n) { return }
+        throw S3Error.malformedResponse("expected \(name), got \(self.name)")
+    }
+
+    static func twin(of name: String) -> String {
+        name.hasSuffix("Result") ? String(name.dropLast(6)) + "Response" : name
+    }
+
     /// Parses a document. Throws `S3Error.malformedResponse` on anything that is not well-formed XML.
     public static func parse(_ bytes: [UInt8]) throws -> XMLElement {
         let data = Data(bytes)

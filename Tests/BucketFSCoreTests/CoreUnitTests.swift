@@ -28,6 +28,15 @@ final class CoreUnitTests: XCTestCase {
         XCTAssertEqual(MetadataCodec.parseTime("1600000000.5"), Timestamp(seconds: 1_600_000_000, nanoseconds: 500_000_000))
     }
 
+    /// A tree is deleted deepest first, each directory marker after everything below it.
+    func testDeepestFirstWaves() {
+        let keys = ["d/", "d/e/", "d/e/f", "d/small", "d/e/g/", "d/e/g/h", "d/x/"]
+        let waves = DeepestFirstDelete.waves(keys).map { Set($0) }
+        XCTAssertEqual(waves, [["d/e/g/h"], ["d/e/f", "d/e/g/"], ["d/e/", "d/small", "d/x/"], ["d/"]])
+        XCTAssertEqual(DeepestFirstDelete.depth("a/b/"), 2)
+        XCTAssertEqual(DeepestFirstDelete.depth("a/b"), 2)
+    }
+
     func testUmask() {
         var d = defaults
         d.apply(umask: 0o027)

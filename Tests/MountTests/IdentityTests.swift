@@ -3,6 +3,7 @@ import NIOCore
 import S3
 import TestSupport
 import XCTest
+@testable import BucketFSCLI
 
 /// `bucketfs credentials` end to end against a stand-in identity service that implements the
 /// documented contract (scripts/fake_identity.py), then a mount that reads the saved profile.
@@ -42,6 +43,25 @@ final class IdentityTests: XCTestCase {
 
     func mode(_ path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? Int) ?? -1
+    }
+
+    /// No identity URL at all is bad usage (64), said in one line; `--preset kr1` supplies the
+    /// service's, and an explicit URL still wins over it. (No request leaves the machine.)
+    func testIdentityURLFromPresetOrUsageError() throws {
+        home = "\(MountFixture.runDir)/home-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        let r = sh("env -u BUCKETFS_IDENTITY_URL -u OS_AUTH_URL HOME=\(shellQuote(home)) BUCKETFS_PASSWORD=pw "
+            + "\(shellQuote(MountFixture.binary)) credentials login --tenant-id t --username u", timeout: 30)
+        XCTAssertEqual(r.status, 64, r.err)
+        XCTAssertTrue(r.err.contains("no identity URL"), r.err)
+        XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+        unsetenv("BUCKETFS_IDENTITY_URL")
+        unsetenv("OS_AUTH_URL")
+        XCTAssertEqual(try IdentityOptions.parse(["--preset", "kr1"]).resolveURL(saved: nil),
+                       "https://api-compute.cloud.toast.com/identity")
+        XCTAssertEqual(try IdentityOptions.parse(["--preset", "KR1", "--identity-url", "http://127.0.0.1:1"]).resolveURL(saved: nil),
+                       "http://127.0.0.1:1")
+        XCTAssertThrowsError(try IdentityOptions.parse(["--preset", "us1"]))
     }
 
     func testLoginCreateListDeleteThenMount() async throws {

@@ -33,6 +33,22 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.answer(200, b"<ListAllMyBucketsResult><Buckets><Bucket><Name>ok</Name></Bucket></Buckets></ListAllMyBucketsResult>")
         elif mode == "html-error":
             self.answer(500, b"<html>proxy error</html>", "text/html")
+        elif mode in ("complete-garbage", "complete-other", "moto"):
+            # CompleteMultipartUpload of two parts whose ETags are the MD5s of b"a" and b"b".
+            # "complete-garbage" stores the object but answers garbage; "complete-other" answers
+            # garbage and HEAD shows another object; "moto" answers with moto's root names.
+            if self.command == "HEAD":
+                etag = "0e8df0ee26b7ff1b4bbcf0d8e6d0a0d5-2" if mode == "complete-other" else "96e024ba2074fe77e8e965ba43a704be-2"
+                self.send_response(200)
+                self.send_header("ETag", '"%s"' % etag)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+            elif mode == "moto" and "uploadId=" in self.path and self.command == "POST":
+                self.answer(200, b'<CompleteMultipartUploadResponse xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket><Key>k</Key><ETag>"96e024ba2074fe77e8e965ba43a704be-2"</ETag></CompleteMultipartUploadResponse>')
+            elif mode == "moto" and "uploadId=" in self.path:
+                self.answer(200, b'<ListPartsResponse><Part><PartNumber>1</PartNumber><ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag><Size>1</Size></Part><IsTruncated>false</IsTruncated></ListPartsResponse>')
+            else:
+                self.answer(200, b"<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>\"cut", "application/xml")
         elif mode == "hang":
             time.sleep(30)
         elif mode in ("ranged", "no-range"):
@@ -158,6 +174,48 @@ s.serve_forever()
             let (_, count) = try await c.getObjectSegments("b", key: "k", range: 0...999, observer: observer)
             XCTAssertEqual(count, 1000)
             XCTAssertTrue(seen.withLock { $0.isEmpty }, "a 200 answer was observed")
+        }
+    }
+
+    static let twoParts = [CompletedPart(partNumber: 1, etag: "0cc175b9c0f1b6a831c399e269772661"),
+                           CompletedPart(partNumber: 2, etag: "92eb5ffee6ae2fec3ad71c777531578f")]
+
+    /// The multipart ETag is AWS's: MD5 of the parts' binary MD5s, then `-N`.
+    func testMultipartETag() {
+        let e = MultipartETag(parts: Self.twoParts.map(\.etag))
+        XCTAssertEqual(e.exact, "96e024ba2074fe77e8e965ba43a704be-2")
+        XCTAssertTrue(e.matches("\"96E024BA2074FE77E8E965BA43A704BE-2\""))
+        XCTAssertFalse(e.matches("96e024ba2074fe77e8e965ba43a704be-3"))
+        let opaque = MultipartETag(parts: ["kms-etag-1", "kms-etag-2"])
+        XCTAssertNil(opaque.exact)
+        XCTAssertTrue(opaque.matches("whatever-2"))
+        XCTAssertFalse(opaque.matches("whatever-1"))
+    }
+
+    /// A CompleteMultipartUpload answer that cannot be parsed is settled by a HEAD: the object these
+    /// parts make is a success; another object leaves the error standing.
+    func testUnparsableCompletionCheckedByHead() async throws {
+        try await withFake("complete-garbage") { c in
+            let etag = try await c.completeMultipartUpload("b", key: "k", uploadId: "u", parts: Self.twoParts)
+            XCTAssertEqual(etag, "96e024ba2074fe77e8e965ba43a704be-2")
+        }
+        try await withFake("complete-other") { c in
+            do {
+                _ = try await c.completeMultipartUpload("b", key: "k", uploadId: "u", parts: Self.twoParts)
+                XCTFail("a completion of another object was taken as ours")
+            } catch let e as S3Error {
+                guard case .malformedResponse = e else { return XCTFail("\(e)") }
+            }
+        }
+    }
+
+    /// moto names the roots of CompleteMultipartUpload and ListParts answers `...Response`.
+    func testResponseRootNamesAccepted() async throws {
+        try await withFake("moto") { c in
+            let etag = try await c.completeMultipartUpload("b", key: "k", uploadId: "u", parts: Self.twoParts)
+            XCTAssertEqual(etag, "96e024ba2074fe77e8e965ba43a704be-2")
+            let parts = try await c.listAllParts("b", key: "k", uploadId: "u")
+            XCTAssertEqual(parts.map(\.partNumber), [1])
         }
     }
 
