@@ -125,7 +125,7 @@ extension BucketFileSystem {
             h.openCount[ino] = c > 0 ? c : nil
             return c <= 0
         }
-        if last, !(await file.needsUpload) { await dropStaged(ino, file) }
+        if last { await lastHandleGone(ino, file, store: false) }
     }
 
     func hasWriter(_ ino: UInt64) -> Bool {
@@ -179,77 +179,6 @@ extension BucketFileSystem {
         guard let file = stagedFile(f.ino) else { throw FSError(EIO, "no staged file for an open writer") }
         mirror(f.ino, try await file.write(data, at: offset))
         return data.readableBytes
-    }
-
-    /// close(2) and fsync(2) of a writer: stores the file if it changed. On failure the data
-    /// stays staged and is retried in the background.
-    public func flush(_ fh: UInt64) async throws {
-        guard let f = handles.withLock({ $0.files[fh] }), f.writable, let file = stagedFile(f.ino) else { return }
-        try await store(file, ino: f.ino)
-    }
-
-    func store(_ file: StagedFile, ino: UInt64) async throws {
-        do {
-            if let stored = try await file.flush() {
-                var attrs = stored.attributes
-                attrs.etag = stored.etag
-                remember(stored.key, attrs)
-                let (meta, type) = (stored.metadata, stored.contentType)
-                inodes.update(ino) { n in
-                    n.attributes = attrs
-                    n.attributes.etag = stored.etag
-                    n.lastOpenedETag = stored.etag
-                    n.headChecked = true
-                    // What was just stored: a later chmod or utimens needs no HEAD to learn it.
-                    n.userMetadata = meta
-                    n.contentType = type
-                }
-            }
-        } catch {
-            let key = await file.key
-            logger.error("upload of \(key) failed: \(FSError.from(error)); the data stays staged in \(staging?.directory ?? "?") and is retried")
-            throw error
-        }
-    }
-
-    public func release(_ fh: UInt64) async {
-        // Pages the kernel cached before or while this handle wrote past them are not kept by a
-        // later open: marked while the handle still counts as open, so no open slips between.
-        if let f = handles.withLock({ $0.files[fh] }), f.direct, f.writable {
-            inodes.update(f.ino) { $0.pageCacheStale = true }
-        }
-        guard let (f, remaining) = handles.withLock({ h -> (OpenFile, Int)? in
-            guard let f = h.files.removeValue(forKey: fh) else { return nil }
-            let c = (h.openCount[f.ino] ?? 1) - 1
-            h.openCount[f.ino] = c > 0 ? c : nil
-            if f.direct {
-                let d = (h.directCount[f.ino] ?? 1) - 1
-                h.directCount[f.ino] = d > 0 ? d : nil
-            }
-            return (f, c)
-        }) else { return }
-        guard remaining == 0, let file = stagedFile(f.ino) else { return }
-        if await file.needsUpload {
-            // A failed upload: kept for the background retries.
-            return
-        }
-        await dropStaged(f.ino, file)
-    }
-
-    /// Forgets the inode's staged file and deletes its local copy, unless a handle is open on it.
-    func dropStaged(_ ino: UInt64, _ file: StagedFile) async {
-        let removed = handles.withLock { h in
-            guard (h.openCount[ino] ?? 0) == 0 else { return false }
-            return staged.withLock { s -> Bool in
-                guard s[ino] === file else { return false }
-                s[ino] = nil
-                return true
-            }
-        }
-        guard removed else { return }
-        let deadline = ttlDeadline
-        inodes.update(ino) { $0.validUntil = deadline }
-        await file.discard()
     }
 
     func isOpen(_ ino: UInt64) -> Bool { handles.withLock { ($0.openCount[ino] ?? 0) > 0 } }
@@ -520,7 +449,7 @@ extension BucketFileSystem {
         return try await serverCopy.copy(key, to: newKey, size: size, etag: nil)
     }
 
-    var serverCopy: ServerCopy { ServerCopy(client: client, bucket: bucket, maxParts: config.maxParts) }
+    var serverCopy: ServerCopy { ServerCopy(client: client, bucket: bucket, maxParts: config.maxParts, aborts: uploadSettings.aborts) }
 
     func renameDirectory(from key: String, to newKey: String) async throws {
         let prefix = key + "/", newPrefix = newKey + "/"
@@ -602,9 +531,10 @@ extension BucketFileSystem {
 
     /// Uploads staged files that no program holds open and that are still owed an upload.
     func retryPending() async {
+        await uploadSettings.aborts?.retry()
         let files = staged.withLock { Array($0) }
         for (ino, f) in files where !isOpen(ino) {
-            guard !Task.isCancelled, await f.needsUpload else { continue }
+            guard !Task.isCancelled, await f.needsUpload, await f.abandoned == nil else { continue }
             do {
                 try await store(f, ino: ino)
                 let key = await f.key
@@ -628,7 +558,11 @@ extension BucketFileSystem {
         await retries?.value
         let files = staged.withLock { Array($0.values) }
         for f in files {
-            if await f.needsUpload {
+            if let why = await f.abandoned {
+                let key = await f.key
+                let path = await f.setAside()
+                logger.warning("\(key) is not stored (\(why)); the written data is kept in \(path)")
+            } else if await f.needsUpload {
                 let key = await f.key
                 await f.closeKeeping()
                 logger.warning("\(key) is not uploaded yet; it stays in \(staging?.directory ?? "") and the next mount uploads it")
@@ -636,7 +570,7 @@ extension BucketFileSystem {
                 await f.discard()
             }
         }
-        if stagingLock >= 0 { close(stagingLock) }
+        if stagingLock >= 0 { Glibc.close(stagingLock) }
     }
 
     /// Bytes sent in request bodies by uploads of the staged file of `ino` (for diagnostics).

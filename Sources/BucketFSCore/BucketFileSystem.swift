@@ -64,6 +64,21 @@ public final class BucketFileSystem: Sendable {
     let uploadSettings: UploadSettings
     let stagingLock: Int32
     let retryTask = Mutex<Task<Void, Never>?>(nil)
+    /// Tells what a close means (`close`); counts descriptors of this mount only once the
+    /// mount is live (`mounted(as:)`).
+    let census = CloseCensus()
+    let mountID = Mutex<Int?>(nil)
+
+    /// Has the kernel forget what it cached of a node (attributes and pages): set by the FUSE
+    /// bridge, called when a node's content goes back to the stored object (a set-aside file).
+    let forgetCached = Mutex<(@Sendable (UInt64) async -> Void)?>(nil)
+
+    /// The mount is live as `info` (from /proc/self/mountinfo); `forget` drops what the kernel
+    /// cached of a node.
+    public func mounted(as info: MountInfo, forget: @escaping @Sendable (UInt64) async -> Void) {
+        mountID.withLock { $0 = info.id }
+        forgetCached.withLock { $0 = forget }
+    }
 
     public init(client: S3Client, config: FileSystemConfig, logger: Logger) throws {
         self.client = client
@@ -102,7 +117,9 @@ public final class BucketFileSystem: Sendable {
                                                            targetObjectSize: target),
                                         concurrency: config.uploadConcurrency, maxAhead: maxAhead,
                                         budget: ByteBudget(capacity: config.uploadBufferBytes),
-                                        smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory) : nil)
+                                        smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory) : nil,
+                                        aborts: config.readOnly ? nil : AbortLedger(client: client, bucket: config.bucket,
+                                            path: config.stagingDirectory + "/" + config.bucket + "/aborts.json", logger: logger))
         if config.readOnly {
             staging = nil
             stagingLock = -1

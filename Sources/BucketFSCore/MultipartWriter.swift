@@ -16,6 +16,7 @@ actor MultipartWriter {
     let bucket: String
     let key: String
     let file: StagedData
+    let settings: UploadSettings
     let plan: PartSizePlan
     let budget: ByteBudget
     let streamedParts: ByteBudget
@@ -48,11 +49,12 @@ actor MultipartWriter {
     /// Where a new in-memory run may start after the budget had no room (a part boundary).
     private var resumeAt: Int64 = 0
 
-    init(client: S3Client, bucket: String, key: String, file: StagedData, plan: PartSizePlan, budget: ByteBudget,
-         streamedParts: ByteBudget, concurrency: Int, maxAhead: Int64, metadata: [String: String], contentType: String?,
-         memoryFrom: Int64 = 0, logger: Logger) {
-        self.client = client; self.bucket = bucket; self.key = key; self.file = file; self.plan = plan
-        self.budget = budget; self.streamedParts = streamedParts; self.concurrency = max(1, concurrency); self.maxAhead = maxAhead
+    init(client: S3Client, bucket: String, key: String, file: StagedData, settings: UploadSettings,
+         metadata: [String: String], contentType: String?, memoryFrom: Int64 = 0, logger: Logger) {
+        self.client = client; self.bucket = bucket; self.key = key; self.file = file; self.settings = settings
+        plan = settings.plan
+        budget = settings.budget; streamedParts = settings.streamedParts
+        concurrency = max(1, settings.concurrency); maxAhead = settings.maxAhead
         self.metadata = metadata; self.contentType = contentType; self.logger = logger
         resumeAt = memoryFrom
         if memoryFrom > 0 { memoryEnd = -1 }
@@ -249,10 +251,6 @@ actor MultipartWriter {
         while inflight > 0 || creating { await waitForProgress() }
         guard let id = uploadId else { return }
         uploadId = nil
-        do {
-            try await client.abortMultipartUpload(bucket, key: key, uploadId: id)
-        } catch {
-            logger.warning("could not abort upload of \(key): \(error); `bucketfs uploads clean` removes it")
-        }
+        await settings.abort(client, bucket: bucket, key: key, uploadId: id, logger: logger)
     }
 }

@@ -10,6 +10,8 @@ struct ServerCopy: Sendable {
     let client: S3Client
     let bucket: String
     let maxParts: Int
+    /// Where the abort of a failed multipart copy goes (retried until gone); nil: tried once.
+    var aborts: AbortLedger?
     var singleCopyLimit: Int64 = UploadPlanner.maximumPart
 
     /// New metadata and content type for the copy.
@@ -51,7 +53,7 @@ struct ServerCopy: Sendable {
             }
             return (try await client.completeMultipartUpload(bucket, key: newKey, uploadId: id, parts: done), nil)
         } catch {
-            try? await client.abortMultipartUpload(bucket, key: newKey, uploadId: id)
+            if let aborts { await aborts.abort(key: newKey, uploadId: id) } else { try? await client.abortMultipartUpload(bucket, key: newKey, uploadId: id) }
             throw error
         }
     }

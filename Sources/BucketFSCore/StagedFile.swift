@@ -21,12 +21,23 @@ public struct UploadSettings: Sendable {
     /// Parts streamed back from staged files in flight at once, for the whole mount (each holds
     /// a chunk or two of 1 MiB while it is sent).
     public var streamedParts: ByteBudget
+    /// Where aborts of abandoned uploads go (retried until they succeed); nil: aborted once.
+    public var aborts: AbortLedger?
 
     public init(plan: PartSizePlan, concurrency: Int = 4, maxAhead: Int64 = 64 << 20, budget: ByteBudget, fetchChunk: Int = 8 << 20,
-                smallFileBudget: ByteBudget? = nil, streamedParts: ByteBudget = ByteBudget(capacity: 8)) {
+                smallFileBudget: ByteBudget? = nil, streamedParts: ByteBudget = ByteBudget(capacity: 8), aborts: AbortLedger? = nil) {
         self.plan = plan; self.concurrency = concurrency; self.maxAhead = maxAhead; self.budget = budget; self.fetchChunk = fetchChunk
         self.smallFileBudget = smallFileBudget
         self.streamedParts = streamedParts
+        self.aborts = aborts
+    }
+
+    /// Aborts an upload: through the ledger (retried until gone), or once.
+    func abort(_ client: S3Client, bucket: String, key: String, uploadId: String, logger: Logger) async {
+        if let aborts { return await aborts.abort(key: key, uploadId: uploadId) }
+        do { try await client.abortMultipartUpload(bucket, key: key, uploadId: uploadId) } catch {
+            logger.warning("could not abort upload of \(key): \(error); `bucketfs uploads clean` removes it")
+        }
     }
 }
 
@@ -75,6 +86,11 @@ public actor StagedFile {
     var contentType: String?
     public private(set) var needsUpload: Bool
     public private(set) var unlinked = false
+    /// Why this file must never be stored: a write failed (the file is not what its writer
+    /// meant) or its writer died of a signal mid-file. Once set, the data is only set aside.
+    public private(set) var abandoned: String?
+    /// The errno of the first write that failed: every later close and fsync answers it.
+    public private(set) var writeError: Int32?
     var generation: UInt64 = 0
 
     var stream: MultipartWriter?
@@ -174,7 +190,14 @@ public actor StagedFile {
     public func write(_ data: ByteBuffer, at offset: Int64) async throws -> NodeAttributes {
         let end = offset + Int64(data.readableBytes)
         if stream != nil, offset < streamSealed { await abandonStream("a write before the streamed part") }
-        try file.write(data, at: offset)
+        do {
+            try file.write(data, at: offset)
+        } catch {
+            let e = FSError.from(error)
+            writeError = writeError ?? e.errno
+            await abandon("a write at \(offset) failed: \(e)")
+            throw e
+        }
         if offset > size {
             present.insert(size..<offset)
             dirty.insert(size..<offset)
@@ -202,9 +225,7 @@ public actor StagedFile {
             // part boundary.
             let head = offset > 0 && offset < settings.plan.partSize(1) ? try file.read(at: 0, count: Int(offset)) : nil
             let from = offset == 0 || head != nil ? 0 : MultipartWriter.nextBoundary(settings.plan, after: offset)
-            let s = MultipartWriter(client: client, bucket: bucket, key: key, file: file, plan: settings.plan,
-                                    budget: settings.budget, streamedParts: settings.streamedParts,
-                                    concurrency: settings.concurrency, maxAhead: settings.maxAhead,
+            let s = MultipartWriter(client: client, bucket: bucket, key: key, file: file, settings: settings,
                                     metadata: uploadMetadata, contentType: contentType, memoryFrom: from, logger: logger)
             stream = s
             if let head { await s.offer(head, at: 0) }
@@ -310,6 +331,30 @@ public actor StagedFile {
         return attributes
     }
 
+    /// Marks the file as never to be stored (`abandoned`); a streaming upload is aborted.
+    public func abandon(_ why: String) async {
+        guard abandoned == nil else { return }
+        abandoned = why
+        await abandonStream(why)
+    }
+
+    /// Moves the local copy out of the staging directory into `recovered/` (with a manifest that
+    /// says which object and version it was written over) and closes it; returns where it went.
+    public func setAside() async -> String {
+        await abandonStream("set aside")
+        var path = area.dataPath(id)
+        do {
+            try file.persist()
+            let m = manifest(.open)
+            file.close()
+            path = area.keepAside(id, m)
+        } catch {
+            logger.error("\(key): cannot set the staged data aside: \(error)")
+            file.close()
+        }
+        return path
+    }
+
     public func markUnlinked() {
         unlinked = true
         needsUpload = false
@@ -337,6 +382,7 @@ public actor StagedFile {
     /// if there was nothing to do. On failure everything stays staged (manifest `pending`).
     public func flush() async throws -> StoredObject? {
         while uploading { await withCheckedContinuation { uploadWaiters.append($0) } }
+        if let abandoned { throw FSError(writeError ?? EIO, "\(key) is not stored: \(abandoned)") }
         guard needsUpload, !unlinked else { return nil }
         uploading = true
         defer {
@@ -402,7 +448,7 @@ public actor StagedFile {
     /// Gives the object just stored as `etag` new metadata, on the server: one CopyObject onto
     /// itself, or above 5 GiB a multipart upload of copied parts.
     func restamp(etag: String, size: Int64, metadata meta: [String: String]) async throws -> String {
-        let copy = ServerCopy(client: client, bucket: bucket, maxParts: settings.plan.maxParts)
+        let copy = ServerCopy(client: client, bucket: bucket, maxParts: settings.plan.maxParts, aborts: settings.aborts)
         let r = try await copy.copy(key, to: key, size: size, etag: etag,
                                     replacing: ServerCopy.Replacement(metadata: meta, contentType: contentType))
         bytesCopied += size
@@ -432,9 +478,7 @@ public actor StagedFile {
             let completed = try await sendParts(parts, uploadId: uploadId)
             return try await client.completeMultipartUpload(bucket, key: key, uploadId: uploadId, parts: completed)
         } catch {
-            do { try await client.abortMultipartUpload(bucket, key: key, uploadId: uploadId) } catch {
-                logger.warning("could not abort upload of \(key): \(error); `bucketfs uploads clean` removes it")
-            }
+            await settings.abort(client, bucket: bucket, key: key, uploadId: uploadId, logger: logger)
             throw error
         }
     }

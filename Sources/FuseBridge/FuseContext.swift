@@ -158,6 +158,9 @@ struct FuseRequest: @unchecked Sendable {
 
     func written(_ count: Int) { fuse_reply_write(req, count); done() }
 
+    /// The calling thread's id (0 if unknown), read before the request is answered.
+    var pid: Int32 { fuse_req_ctx(req).map { Int32($0.pointee.pid) } ?? 0 }
+
     /// The caller's uid and gid, for what it creates.
     var caller: Caller {
         guard let c = fuse_req_ctx(req) else { return Caller(uid: 0, gid: 0) }

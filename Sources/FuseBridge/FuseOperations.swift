@@ -107,15 +107,16 @@ enum FuseOperations {
         ops.flush = { req, _, fi in
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(0) }
+            let pid = r.pid
             Task.immediate {
-                do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "close") }
+                do { try await r.ctx.fs.close(fh, pid: pid); r.error(0) } catch { r.fail(error, "close") }
             }
         }
         ops.fsync = { req, _, _, fi in
             let r = FuseRequest(req)
             guard let fh = fi?.pointee.fh else { return r.error(0) }
             Task.immediate {
-                do { try await r.ctx.fs.flush(fh); r.error(0) } catch { r.fail(error, "fsync") }
+                do { try await r.ctx.fs.fsync(fh); r.error(0) } catch { r.fail(error, "fsync") }
             }
         }
         ops.write = { req, _, buf, size, off, fi in

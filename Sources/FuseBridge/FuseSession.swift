@@ -65,24 +65,17 @@ public final class FuseMount: @unchecked Sendable {
             throw FSError(EIO, "cannot mount on \(mountpoint) (see the message above)")
         }
         context.invalidator.attach(session)
-        raiseReadahead()
+        // From /proc/self/mountinfo: a stat() of the mount point would wait for the loop.
+        if let info = MountInfo.of(mountpoint) {
+            let invalidator = context.invalidator
+            fs.mounted(as: info) { ino in await invalidator.invalidate(ino, offset: 0, length: 0) }
+            raiseReadahead(device: info.device)
+        }
     }
 
-    /// Raises the kernel's read-ahead for this mount (best effort: needs root). The device number
-    /// comes from /proc/self/mountinfo: a stat() of the mount point would wait for the loop.
-    private func raiseReadahead() {
-        guard let f = fopen("/proc/self/mountinfo", "r") else { return }
-        defer { fclose(f) }
-        var line: UnsafeMutablePointer<CChar>?
-        var cap = 0
-        defer { free(line) }
-        var device: String?
-        while getline(&line, &cap, f) > 0, let l = line {
-            let fields = String(cString: l).split(separator: " ")
-            // Mount points with spaces are escaped as \040 in mountinfo.
-            if fields.count > 4, fields[4].replacingOccurrences(of: "\\040", with: " ") == mountpoint { device = String(fields[2]) }
-        }
-        guard let device, let out = fopen("/sys/class/bdi/\(device)/read_ahead_kb", "w") else { return }
+    /// Raises the kernel's read-ahead for this mount (best effort: needs root).
+    private func raiseReadahead(device: String) {
+        guard let out = fopen("/sys/class/bdi/\(device)/read_ahead_kb", "w") else { return }
         fputs("16384", out)
         fclose(out)
     }

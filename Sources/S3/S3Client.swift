@@ -131,6 +131,10 @@ public final class S3Client: Sendable {
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(1, configuration.maxConnections)
         pool.idleTimeout = .seconds(30)
+        // A failed connection attempt fails the request at once, and the retry policy above
+        // decides when to try again. The pool's own retries back off up to a minute, so after
+        // an outage requests kept failing for about 30 s without a new attempt to connect.
+        pool.retryConnectionEstablishment = false
         var cfg = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
                                            timeout: .init(connect: .seconds(configuration.connectTimeout.components.seconds),
                                                           read: .seconds(configuration.requestTimeout.components.seconds)),

@@ -37,6 +37,50 @@ final class CoreUnitTests: XCTestCase {
         XCTAssertEqual(DeepestFirstDelete.depth("a/b"), 2)
     }
 
+    /// A close's meaning from /proc: another writable descriptor of the file with the closer or
+    /// its parent means the file is not finished; a read-only one, or one elsewhere, does not.
+    func testCloseCensusCountsWritableDescriptors() throws {
+        let dir = NSTemporaryDirectory() + "census-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/f"
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        var st = stat()
+        XCTAssertEqual(stat(file, &st), 0)
+        let ino = UInt64(st.st_ino)
+        func spawn(_ script: String) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", script]
+            try p.run()
+            return p
+        }
+        func child(of p: Process) -> Int32? {
+            for _ in 0..<100 {
+                if let text = try? String(contentsOfFile: "/proc/\(p.processIdentifier)/task/\(p.processIdentifier)/children", encoding: .utf8),
+                   let pid = text.split(separator: " ").first.flatMap({ Int32($0) }) { return pid }
+                usleep(20_000)
+            }
+            return nil
+        }
+        let census = CloseCensus()
+        // The shell holds the file for writing (fd 3); its child `sleep` has no copy of it.
+        let writer = try spawn("exec 3>>'\(file)'; sleep 30 3>&-; :")
+        defer { writer.terminate() }
+        let sleeper = try XCTUnwrap(child(of: writer))
+        XCTAssertEqual(census.meaning(pid: writer.processIdentifier, ino: ino, mountID: nil), .stillOpen)
+        XCTAssertEqual(census.meaning(pid: sleeper, ino: ino, mountID: nil), .stillOpen, "the parent's descriptor counts")
+        XCTAssertEqual(census.meaning(pid: writer.processIdentifier, ino: ino &+ 1, mountID: nil), .last)
+        XCTAssertEqual(census.meaning(pid: writer.processIdentifier, ino: ino, mountID: -5), .last, "another mount's descriptor")
+        // A reader's descriptor does not keep the file unfinished.
+        let reader = try spawn("exec 3<'\(file)'; sleep 30; :")
+        defer { reader.terminate() }
+        usleep(200_000)
+        XCTAssertEqual(census.meaning(pid: reader.processIdentifier, ino: ino, mountID: nil), .last)
+        XCTAssertEqual(census.meaning(pid: getpid(), ino: ino, mountID: nil), .last, "the mount's own descriptors never count")
+        XCTAssertEqual(census.meaning(pid: 0, ino: ino, mountID: nil), .last)
+    }
+
     func testUmask() {
         var d = defaults
         d.apply(umask: 0o027)

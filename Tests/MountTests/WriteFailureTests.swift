@@ -123,6 +123,88 @@ final class WriteFailureTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// An outage of 15 s in the middle of a streamed write: once the server is back, the file is
+    /// stored within seconds (the retries connect again at once) and the upload whose abort failed
+    /// during the outage is aborted; the same across an unmount made during the outage (the
+    /// pending abort is kept in the staging directory and finished by the next mount).
+    func testOutageRecoveryIsFastAndLeavesNoUpload() async throws {
+        guard let real = try TestServer.all().first(where: { !$0.isSwift }) else { return }
+        let c = try real.client()
+        let bucket = uniqueBucket("recovery")
+        try await c.createBucket(bucket)
+        let port = freePort()
+        let proxyScript = MountFixture.packageRoot + "/scripts/tcp_proxy.py"
+        let startProxy = { spawnBackground("exec /usr/bin/python3 \(shellQuote(proxyScript)) \(port) \(real.endpoint.port ?? 80)") }
+        var proxy = startProxy()
+        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
+        var proxied = real
+        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
+        let listening = { sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 }
+        let up = await waitFor(10) { listening() }
+        XCTAssertTrue(up, "proxy listening")
+        let dir = MountFixture.runDir + "/recovery-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let data = testBytes(20 << 20, seed: 9)
+        try Data(data).write(to: URL(fileURLWithPath: dir + "/data"))
+        let m = MountFixture(server: proxied)
+        try m.mount(bucket, options: "upload_retry=1,retries=2,logfile=\(dir)/log")
+        defer { m.unmount() }
+
+        /// Writes `key` with the server cut off after 12 MiB (its streamed upload has parts by then).
+        func writeThroughOutage(_ key: String) async {
+            let pid = writer(m.path(key), data: dir + "/data", first: 12, second: 8, status: dir + "/\(key).status", go: dir + "/\(key).go")
+            let started = await waitFor(60) { read(dir + "/\(key).status").contains("written") }
+            XCTAssertTrue(started, "writer of \(key) started")
+            let streaming = (try? await waitFor(30) { try await c.listAllMultipartUploads(bucket).contains { $0.key == key } }) ?? false
+            XCTAssertTrue(streaming, "\(key): streamed upload under way")
+            kill(proxy, SIGKILL)
+            _ = waitExit(proxy, timeout: 5)
+            FileManager.default.createFile(atPath: dir + "/\(key).go", contents: nil)
+            XCTAssertEqual(waitExit(pid, timeout: 120), 0)
+            XCTAssertTrue(read(dir + "/\(key).status").contains("error"), "\(key): close reports the failed upload")
+        }
+        func storedAndClean(_ key: String) async throws -> Double? {
+            let start = Date()
+            let ok = try await waitFor(60) {
+                let head = try? await c.headObject(bucket, key: key)
+                let uploads = try await c.listAllMultipartUploads(bucket)
+                return head?.size == Int64(data.count) && uploads.isEmpty
+            }
+            return ok ? Date().timeIntervalSince(start) : nil
+        }
+
+        await writeThroughOutage("f")
+        try await Task.sleep(for: .seconds(15))
+        proxy = startProxy()
+        let back = await waitFor(10) { listening() }
+        XCTAssertTrue(back)
+        let seconds = try await storedAndClean("f")
+        print("recovery: \(seconds.map { String(format: "%.1f", $0) } ?? "never") s from the server's return to the object stored and no upload left")
+        let left = try await c.listAllMultipartUploads(bucket)
+        XCTAssertNotNil(seconds, "stored and cleaned after the outage; uploads: \(left); log: \(read(dir + "/log"))")
+        XCTAssertLessThan(seconds ?? 99, 8, "recovery took too long")
+        let got = try await c.getObject(bucket, key: "f", maxBytes: 64 << 20)
+        XCTAssertEqual(got.body.map { Array($0.readableBytesView) }, data)
+
+        // Across an unmount made during the outage.
+        await writeThroughOutage("g")
+        m.unmount()
+        let ledger = sh("find \(shellQuote(m.stagingDir)) -name aborts.json | wc -l").out
+        XCTAssertEqual(ledger, "1\n", "the failed abort is kept: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
+        proxy = startProxy()
+        let back2 = await waitFor(10) { listening() }
+        XCTAssertTrue(back2)
+        try m.mount(bucket, options: "upload_retry=1,retries=2,logfile=\(dir)/log2")
+        let seconds2 = try await storedAndClean("g")
+        print("recovery after a remount: \(seconds2.map { String(format: "%.1f", $0) } ?? "never") s")
+        XCTAssertNotNil(seconds2, "stored and cleaned by the next mount; log: \(read(dir + "/log2"))")
+        XCTAssertTrue(read(dir + "/log2").contains("aborted the upload of g"), read(dir + "/log2"))
+        m.unmount()
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     func testKilledDuringWriteLeavesNoPartialObject() async throws {
         try await forEachServerBucket("killed") { server, c, bucket in
             let dir = MountFixture.runDir + "/killed-\(UInt32.random(in: 0...UInt32.max))"
