@@ -2,10 +2,15 @@
 """A loopback TCP forwarder, for tests that take a server away and bring it back:
   tcp_proxy.py LISTEN_PORT TARGET_PORT [COUNT_FILE]
 Killing it is "the server stopped"; starting it again on the same port is "the server returned".
-With COUNT_FILE, the bytes sent towards the server so far are written there (for benchmarks)."""
+With COUNT_FILE, the bytes sent towards the server so far are written there (for benchmarks).
+With SILENT_WHEN=FILE in the environment, while FILE exists the proxy is a server that accepts
+connections and never answers: what clients send is swallowed, on new and open connections."""
+import os
 import socket
 import sys
 import threading
+
+silent_when = os.environ.get("SILENT_WHEN")
 
 
 sent = [0]
@@ -18,6 +23,8 @@ def pipe(a, b, count=False):
             data = a.recv(65536)
             if not data:
                 break
+            if count and silent_when and os.path.exists(silent_when):
+                continue
             if count:
                 with lock:
                     sent[0] += len(data)

@@ -30,6 +30,9 @@ public final class BucketFileSystem: Sendable {
         var writable = false
         /// Opened past the kernel's page cache (FOPEN_DIRECT_IO).
         var direct = false
+        /// Until when a read of this handle answers ETIMEDOUT at once: the kernel re-reads at
+        /// once a range whose read-ahead failed, and that re-read would wait a second timeout.
+        var timedOutUntil: UInt64 = 0
     }
 
     struct Handles {
@@ -484,12 +487,18 @@ public final class BucketFileSystem: Sendable {
 
     /// The read `readCached` could not answer from memory (it has recorded it already).
     public func read(_ fh: UInt64, offset: Int64, size: Int) async throws -> [ByteBuffer] {
-        guard let (object, ino, sequential) = handles.withLock({ h in h.files[fh].map { ($0.object, $0.ino, $0.prefetcher.isSequential) } }) else {
+        guard let (object, ino, sequential, timedOut) = handles.withLock({ h in
+            h.files[fh].map { ($0.object, $0.ino, $0.prefetcher.isSequential, $0.timedOutUntil > MonotonicClock.now()) }
+        }) else {
             throw FSError(EBADF)
         }
+        if timedOut { throw FSError(ETIMEDOUT, "\(object.key): the server did not answer a read a moment ago") }
         if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
         do {
             return try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
+        } catch where FSError.from(error).errno == ETIMEDOUT {
+            handles.withLock { $0.files[fh]?.timedOutUntil = MonotonicClock.deadline(after: 1) }
+            throw error
         } catch let e as S3Error where e.httpStatus == 412 {
             // Unchanged after all (same size, same LastModified) but known under another ETag:
             // carry on under the one HEAD shows.

@@ -20,6 +20,8 @@ enum FuseOperations {
             conn.pointee.want |= UInt32(FUSE_CAP_READDIRPLUS)
             conn.pointee.want &= ~UInt32(FUSE_CAP_READDIRPLUS_AUTO)
             conn.pointee.want |= UInt32(FUSE_CAP_ASYNC_READ)
+            // Lookups and listings of one directory run side by side (see ParallelDirops).
+            if conn.pointee.capable & UInt32(FUSE_CAP_PARALLEL_DIROPS) != 0 { conn.pointee.want |= UInt32(FUSE_CAP_PARALLEL_DIROPS) }
             // open(O_TRUNC) arrives as one open instead of a truncate and an open.
             conn.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
             conn.pointee.max_readahead = conn.pointee.max_readahead > 0 ? max(conn.pointee.max_readahead, 4 << 20) : 4 << 20

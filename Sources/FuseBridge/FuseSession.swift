@@ -65,6 +65,9 @@ public final class FuseMount: @unchecked Sendable {
             throw FSError(EIO, "cannot mount on \(mountpoint) (see the message above)")
         }
         context.invalidator.attach(session)
+        if let se = session, !ParallelDirops.install(se) {
+            logger.notice("libfuse refused its I/O hook: lookups and listings of one directory run one at a time")
+        }
         // From /proc/self/mountinfo: a stat() of the mount point would wait for the loop.
         if let info = MountInfo.of(mountpoint) {
             let invalidator = context.invalidator

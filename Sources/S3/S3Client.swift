@@ -13,8 +13,10 @@ public struct S3ClientConfiguration: Sendable {
     /// HTTP/1.1 connections per host (AsyncHTTPClient's default is 8).
     public var maxConnections: Int = 64
     public var connectTimeout: Duration = .seconds(5)
-    /// Time for a request without a body to finish; requests with bodies get more (see `timeout(forBytes:)`).
-    public var requestTimeout: Duration = .seconds(30)
+    /// Time for a request without a body to finish, and the longest the server may stay silent;
+    /// requests with bodies get more (see `timeout(forBytes:)`). A request that runs out of it
+    /// is not retried: a silent server costs one timeout, not one per attempt.
+    public var requestTimeout: Duration = .seconds(20)
     /// Assumed worst-case throughput used to stretch the timeout of large transfers.
     public var minimumBytesPerSecond: Int = 1 << 20
     public var retry: RetryPolicy = RetryPolicy()

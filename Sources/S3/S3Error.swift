@@ -89,10 +89,12 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
     public var code: String? { serviceError?.code }
     public var httpStatus: Int? { serviceError?.status }
 
-    /// Whether a retry may succeed (for idempotent requests).
+    /// Whether a retry may succeed (for idempotent requests). A timeout is not: the request
+    /// already waited the whole `request_timeout` for a server that stays silent.
     public var isRetryable: Bool {
         switch self {
-        case .transport, .timeout: return true
+        case .transport: return true
+        case .timeout: return false
         case .service(let e):
             if e.status >= 500 && e.status != 501 { return true }
             return ["SlowDown", "RequestTimeout", "RequestTimeTooSkewed", "InternalError",

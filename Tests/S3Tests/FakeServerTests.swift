@@ -148,6 +148,22 @@ s.serve_forever()
         XCTAssertLessThan(Date().timeIntervalSince(start), 20)
     }
 
+    /// With retries allowed, a silent server still costs one request timeout (2 s here), not one
+    /// per attempt.
+    func testSilentServerCostsOneTimeout() async throws {
+        let start = Date()
+        try await withFake("hang", retry: RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(10))) { c in
+            do {
+                _ = try await c.listBuckets()
+                XCTFail("answer from a silent server")
+            } catch let e as S3Error {
+                guard case .timeout = e else { return XCTFail("\(e)") }
+            }
+        }
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, 3.9, "retried a timeout")
+    }
+
     /// A body observer sees a 206 body's parts as they arrive, at their offsets; a retry after a
     /// body cut short starts over at offset 0. A 200 answer (the Range ignored) is not observed.
     func testBodyObserverSeesPartsAndRestarts() async throws {
