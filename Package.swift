@@ -19,6 +19,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .target(name: "CLinuxShims"),
         .target(
             name: "S3",
             dependencies: [
@@ -42,7 +43,7 @@ let package = Package(
         .target(
             name: "BucketFSCore",
             dependencies: [
-                "S3",
+                "S3", "CLinuxShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinuxShims
 import NIOCore
 
 /// An open local file used for staging: whole-range pread/pwrite that retry short transfers and
@@ -90,6 +91,13 @@ public struct LocalFile: Sendable {
     public func truncate(_ size: Int64) throws {
         while ftruncate(fd, off_t(size)) != 0 {
             if errno != EINTR { throw FSError(errno, "truncating staging file \(path): \(String(cString: strerror(errno)))") }
+        }
+    }
+
+    /// Gives the disk space of `range` back (FALLOC_FL_PUNCH_HOLE, keeping the size): it reads as zeros.
+    public func punchHole(_ range: Range<Int64>) throws {
+        while bucketfs_punch_hole(fd, off_t(range.lowerBound), off_t(range.count)) != 0 {
+            if errno != EINTR { throw FSError(errno, "freeing space in staging file \(path): \(String(cString: strerror(errno)))") }
         }
     }
 

@@ -33,6 +33,8 @@ actor MultipartWriter {
     private var sealed: Int64 = 0
     private var inflight = 0
     private var completed: [CompletedPart] = []
+    /// The byte ranges of the parts the server has acknowledged.
+    private(set) var acknowledged = RangeSet()
     private var failure: (any Error)?
     private var waiters: [CheckedContinuation<Void, Never>] = []
     /// Bytes sent in part bodies (for the statistics).
@@ -196,21 +198,29 @@ actor MultipartWriter {
             } catch {
                 result = .failure(error)
             }
-            await self.partDone(number, bytes: bytes, result)
+            await self.partDone(number, range: range, result)
         }
     }
 
-    private func partDone(_ number: Int, bytes: Int, _ result: Result<String, any Error>) {
+    private func partDone(_ number: Int, range: Range<Int64>, _ result: Result<String, any Error>) {
         inflight -= 1
         switch result {
         case .success(let etag):
             completed.append(CompletedPart(partNumber: number, etag: etag))
-            bytesSent += Int64(bytes)
+            acknowledged.insert(range)
+            bytesSent += Int64(range.count)
         case .failure(let e):
             if failure == nil { failure = e }
         }
         pump(final: false)
         wake()
+    }
+
+    /// Waits until a part in flight is done; false at once if none is in flight.
+    func awaitPartInFlight() async -> Bool {
+        guard inflight > 0 else { return false }
+        await waitForProgress()
+        return true
     }
 
     private func waitForProgress() async {

@@ -66,6 +66,9 @@ public final class StagedData: Sendable {
         }
     }
 
+    /// Gives back the disk space of `range` (a file in memory has none to give).
+    public func punchHole(_ range: Range<Int64>) throws { try disk { _ in false }?.punchHole(range) }
+
     /// Moves the bytes to disk (they must survive this process).
     public func persist() throws { _ = try disk { _ in true } }
 

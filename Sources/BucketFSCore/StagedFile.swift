@@ -91,6 +91,11 @@ public actor StagedFile {
     public private(set) var abandoned: String?
     /// The errno of the first write that failed: every later close and fsync answers it.
     public private(set) var writeError: Int32?
+    /// Bytes of the streamed upload that the server has acknowledged and that were dropped from
+    /// the staged copy when the staging disk was full (`releaseAcknowledged`). Until the upload
+    /// completes they can be neither read nor written here (EIO); once it has, they are read from
+    /// the stored object like any byte not held locally.
+    var released = RangeSet()
     var generation: UInt64 = 0
 
     var stream: MultipartWriter?
@@ -189,9 +194,14 @@ public actor StagedFile {
     /// Writes `data` at `offset`; returns the attributes after the write.
     public func write(_ data: ByteBuffer, at offset: Int64) async throws -> NodeAttributes {
         let end = offset + Int64(data.readableBytes)
+        if released.intersects(offset..<end) {
+            writeError = writeError ?? EIO
+            await abandon("a write at \(offset) went to bytes already sent and dropped from the full staging disk")
+            throw FSError(EIO, "\(key): the bytes at \(offset) were sent and dropped from the full staging disk; they cannot be rewritten")
+        }
         if stream != nil, offset < streamSealed { await abandonStream("a write before the streamed part") }
         do {
-            try file.write(data, at: offset)
+            try await writeStaged(data, at: offset)
         } catch {
             let e = FSError.from(error)
             writeError = writeError ?? e.errno
@@ -212,6 +222,41 @@ public actor StagedFile {
         }
         try await streamIfSequential(data, at: offset)
         return attributes
+    }
+
+    /// Writes into the staged copy. When the staging disk is full, the parts of the streamed
+    /// upload that the server already has are dropped from the copy and the write is tried again,
+    /// so a file written in order can be larger than the staging disk.
+    func writeStaged(_ data: ByteBuffer, at offset: Int64) async throws {
+        while true {
+            do {
+                return try file.write(data, at: offset)
+            } catch let e as FSError where e.errno == ENOSPC {
+                // Each turn frees acknowledged bytes or waits for a part in flight to be
+                // acknowledged; with neither left, the disk is full for good.
+                if await releaseAcknowledged() > 0 { continue }
+                guard let s = stream, await s.awaitPartInFlight() else { throw e }
+            }
+        }
+    }
+
+    /// Drops from the staged copy the acknowledged parts of the streamed upload not dropped yet;
+    /// answers the bytes freed.
+    func releaseAcknowledged() async -> Int64 {
+        guard let s = stream else { return 0 }
+        var fresh = await s.acknowledged
+        for r in released.ranges { fresh.remove(r) }
+        var freed: Int64 = 0
+        for r in fresh.ranges {
+            do { try file.punchHole(r) } catch { continue }
+            released.insert(r)
+            present.remove(r)
+            freed += Int64(r.count)
+        }
+        if freed > 0 {
+            logger.notice("\(key): staging disk full; \(freed >> 20) MiB that the server already has dropped from the staged copy")
+        }
+        return freed
     }
 
     /// A file that is new (or was truncated to nothing) and is written in order goes out in parts now.
@@ -248,6 +293,10 @@ public actor StagedFile {
     func abandonStream(_ why: String) async {
         guard let s = stream else { return }
         stream = nil
+        if !released.isEmpty, abandoned == nil, !unlinked {
+            // Its dropped bytes live only in this upload's parts: without it the file cannot be stored.
+            abandoned = "its streamed upload had to stop (\(why)) after parts of it were dropped from the full staging disk"
+        }
         restampStream = false
         streamDisabled = true
         streamSealed = 0
@@ -277,6 +326,9 @@ public actor StagedFile {
     public func read(at offset: Int64, count: Int) async throws -> ByteBuffer {
         let end = min(size, offset + Int64(count))
         guard offset < end else { return ByteBuffer() }
+        if released.intersects(offset..<end) {
+            throw FSError(EIO, "\(key): bytes at \(offset) were sent and dropped from the full staging disk; readable once the file is stored")
+        }
         try await fetch(offset..<end)
         return try file.read(at: offset, count: Int(end - offset))
     }
@@ -403,6 +455,8 @@ public actor StagedFile {
                 needsUpload = false
                 dirty = RangeSet()
             }
+            // Bytes dropped from the staged copy are the stored object's now: read from there.
+            released = RangeSet()
             streamDisabled = false
             attributes.etag = etag
             return StoredObject(etag: etag, size: uploadSize, key: key, attributes: attributes, metadata: meta,
@@ -437,6 +491,9 @@ public actor StagedFile {
                     return (try await self.restamp(etag: etag, size: uploadSize, metadata: meta), meta)
                 }
             } catch {
+                if !released.isEmpty, abandoned == nil {
+                    abandoned = "its streamed upload failed (\(error)) after parts of it were dropped from the full staging disk"
+                }
                 await s.abort()
                 streamDisabled = true
                 throw error
@@ -458,6 +515,7 @@ public actor StagedFile {
     /// One upload of the first `uploadSize` bytes: a PutObject when small, otherwise a multipart
     /// upload in which unchanged ranges of `base` are copied on the server.
     func uploadWhole(size uploadSize: Int64, metadata meta: [String: String]) async throws -> String {
+        guard released.isEmpty else { throw FSError(EIO, "\(key): parts of it were dropped from the full staging disk") }
         if uploadSize <= settings.plan.minPartSize {
             try await fetch(0..<uploadSize)
             let body = try file.read(at: 0, count: Int(uploadSize))

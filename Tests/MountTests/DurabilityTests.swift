@@ -147,9 +147,49 @@ final class DurabilityTests: XCTestCase {
         }
     }
 
+    /// A 2 GiB file written in order through a staging directory on a 256 MiB tmpfs: the parts the
+    /// server already has are dropped from the staged copy when the disk fills, and the object is
+    /// stored byte for byte.
+    func testSequentialWriteLargerThanTheStagingDisk() async throws {
+        try await forEachServerBucket("big-stream") { server, c, bucket in
+            let dir = try scratch("big-stream")
+            let staging = dir + "/staging"
+            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            XCTAssertEqual(sh("mount -t tmpfs -o size=256m tmpfs \(shellQuote(staging))").status, 0)
+            defer {
+                sh("umount -l \(shellQuote(staging))")
+                try? FileManager.default.removeItem(atPath: dir)
+            }
+            let m = MountFixture(server: server)
+            try m.mount(bucket, options: "logfile=\(dir)/log,staging_dir=\(staging)")
+            defer { m.unmount() }
+            // 2,048 blocks of 1 MiB, each a random block stamped with its number; prints the SHA-256.
+            let writer = """
+                import hashlib, os, sys
+                block = bytearray(os.urandom(1 << 20)); h = hashlib.sha256()
+                with open(sys.argv[1], "wb", buffering=0) as f:
+                    for i in range(2048):
+                        block[0:8] = i.to_bytes(8, "little"); f.write(block); h.update(block)
+                print(h.hexdigest())
+                """
+            try writer.write(toFile: dir + "/writer.py", atomically: true, encoding: .utf8)
+            let r = sh("/usr/bin/python3 \(shellQuote(dir + "/writer.py")) \(shellQuote(m.path("big")))", timeout: 600)
+            XCTAssertEqual(r.status, 0, "[\(server.name)] \(r.err)")
+            let want = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+            let head = try await c.headObject(bucket, key: "big")
+            XCTAssertEqual(head.size, 2 << 30, "[\(server.name)]")
+            XCTAssertTrue(read(dir + "/log").contains("staging disk full"), "[\(server.name)] \(read(dir + "/log"))")
+            m.unmount()
+            try m.mount(bucket, options: "logfile=\(dir)/log2,staging_dir=\(staging)")
+            let got = sh("sha256sum < \(shellQuote(m.path("big")))", timeout: 600).out.prefix(64)
+            XCTAssertEqual(String(got), want, "[\(server.name)] the stored object differs")
+        }
+    }
+
     /// ENOSPC from a staging directory on a 24 MiB tmpfs: the write fails, close answers the
     /// error, and the stored object stays the previous version (an append over a stored object,
-    /// and a new file, which stays absent).
+    /// and a new file written out of order, which stays absent); the same bytes written in order
+    /// stream through and are stored.
     func testFullStagingDiskStoresNothing() async throws {
         try await forEachServerBucket("enospc") { server, c, bucket in
             let dir = try scratch("enospc")
@@ -166,14 +206,24 @@ final class DurabilityTests: XCTestCase {
             let m = MountFixture(server: server)
             try m.mount(bucket, options: "logfile=\(dir)/log,staging_dir=\(staging)")
             defer { m.unmount() }
-            var r = sh("cat \(shellQuote(dir + "/more")) >> \(shellQuote(m.path("big")))")
+            // Written in order, the same 30 MiB streams through the 24 MiB disk and is stored.
+            var r = sh("cp \(shellQuote(dir + "/more")) \(shellQuote(m.path("streamed")))")
+            XCTAssertEqual(r.status, 0, "[\(server.name)] \(r.err)")
+            let streamed = try await stored(c, bucket, "streamed")
+            XCTAssertEqual(streamed.map(md5), md5(testBytes(30 << 20, seed: 32)), "[\(server.name)] streamed copy")
+            r = sh("cat \(shellQuote(dir + "/more")) >> \(shellQuote(m.path("big")))")
             XCTAssertNotEqual(r.status, 0, "[\(server.name)] an append past the staging disk succeeded")
             XCTAssertTrue(r.err.contains("No space left on device"), "[\(server.name)] \(r.err)")
             let got5 = try await stored(c, bucket, "big")
             XCTAssertEqual(got5.map(md5), md5(old), "[\(server.name)] the failed append was stored")
-            r = sh("cp \(shellQuote(dir + "/more")) \(shellQuote(m.path("new")))")
-            XCTAssertNotEqual(r.status, 0, "[\(server.name)] a copy past the staging disk succeeded")
-            XCTAssertTrue(r.err.contains("No space left on device"), "[\(server.name)] \(r.err)")
+            // A new file written out of order (last MiB first) is staged whole: it fails the same way.
+            r = sh("/usr/bin/python3 -c \(shellQuote("""
+                import os, sys
+                src = open(sys.argv[1], "rb").read(); fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                for i in reversed(range(30)): os.pwrite(fd, src[i << 20:(i + 1) << 20], i << 20)
+                os.close(fd)
+                """)) \(shellQuote(dir + "/more")) \(shellQuote(m.path("new")))")
+            XCTAssertNotEqual(r.status, 0, "[\(server.name)] an out-of-order write past the staging disk succeeded")
             let none = try await stored(c, bucket, "new")
             XCTAssertNil(none.map(\.count), "[\(server.name)] a partial new file was stored")
             let uploads = try await c.listAllMultipartUploads(bucket)

@@ -13,6 +13,10 @@ public struct TestServer: Sendable {
     /// Swift s3api refuses part numbers above 1000 and stores odd keys as given.
     public var isSwift: Bool
 
+    public init(name: String, endpoint: S3Endpoint, credentials: Credentials, isSwift: Bool) {
+        self.name = name; self.endpoint = endpoint; self.credentials = credentials; self.isSwift = isSwift
+    }
+
     public static func all() throws -> [TestServer] {
         let env = ProcessInfo.processInfo.environment
         var out: [TestServer] = []
