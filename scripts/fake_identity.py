@@ -11,7 +11,8 @@ extension), on 127.0.0.1, for tests. It implements the contract bucketfs relies 
 Errors as Keystone answers them: 401 for a bad password or token, 403 for another user's
 credentials, 404 for an unknown user or access key. User "slow@example.com" is answered after
 FAKE_IDENTITY_DELAY seconds. The first credential created carries FAKE_EC2_ACCESS/FAKE_EC2_SECRET
-(so it works on a test S3 server); later ones are random.
+(so it works on a test S3 server); later ones are random. With FAKE_IDENTITY_AGENTS=FILE, the
+User-Agent of every request is appended to FILE (tests check what bucketfs sends).
 usage: fake_identity.py  (prints the port, then serves until killed)
 """
 import http.server, json, os, re, secrets, socketserver, sys, threading, time, datetime
@@ -104,6 +105,10 @@ class H(http.server.BaseHTTPRequestHandler):
         return error(405, "Method Not Allowed", "method not allowed")
 
     def handle_any(self, method):
+        agents = os.environ.get("FAKE_IDENTITY_AGENTS")
+        if agents:
+            with lock, open(agents, "a") as f:
+                f.write((self.headers.get("User-Agent") or "-") + "\n")
         code, body = self.route(method)
         self.reply(code, body)
 

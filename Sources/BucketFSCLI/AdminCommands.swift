@@ -289,7 +289,7 @@ public struct BucketfsCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bucketfs",
         abstract: "Mount an S3 bucket as a directory, and manage buckets and uploads.",
-        version: "0.1.0",
+        version: BucketFSVersion.current,
         subcommands: [MountCommand.self, BucketCommand.self, UploadsCommand.self, CredentialsCommand.self],
         defaultSubcommand: MountCommand.self)
     public init() {}

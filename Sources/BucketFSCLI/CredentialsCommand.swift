@@ -92,7 +92,7 @@ func explainingIdentityErrors<T>(_ body: () throws -> T) throws -> T {
 /// Runs an identity action; one clear line and a distinct exit code on failure.
 func runIdentity(_ url: String, _ body: @escaping @Sendable (IdentityClient) async throws -> Void) throws {
     do {
-        let client = try IdentityClient(baseURL: url)
+        let client = try IdentityClient(baseURL: url, userAgent: "bucketfs/\(BucketFSVersion.current)")
         defer { try? Blocking.run { try await client.shutdown() } }
         try Blocking.run { try await body(client) }
     } catch let e as IdentityError {

@@ -69,8 +69,10 @@ public final class IdentityClient: Sendable {
     public let baseURL: String
     let http: HTTPClient
     let timeout: TimeAmount
+    /// Sent as `User-Agent` with every request (`bucketfs/VERSION`, as S3 requests carry it).
+    let userAgent: String
 
-    public init(baseURL: String, timeout: TimeAmount = .seconds(30)) throws {
+    public init(baseURL: String, userAgent: String, timeout: TimeAmount = .seconds(30)) throws {
         var u = baseURL.trimmingCharacters(in: .whitespaces)
         while u.hasSuffix("/") { u.removeLast() }
         if u.hasSuffix("/v2.0") { u.removeLast(5) }
@@ -79,6 +81,7 @@ public final class IdentityClient: Sendable {
         }
         self.baseURL = u
         self.timeout = timeout
+        self.userAgent = userAgent
         var cfg = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: timeout))
         cfg.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: cfg)
@@ -90,6 +93,7 @@ public final class IdentityClient: Sendable {
         var req = HTTPClientRequest(url: baseURL + path)
         req.method = method
         req.headers.add(name: "Accept", value: "application/json")
+        req.headers.add(name: "User-Agent", value: userAgent)
         if let token { req.headers.add(name: "X-Auth-Token", value: token) }
         if let body {
             let data = try JSONSerialization.data(withJSONObject: body)

@@ -24,7 +24,7 @@ public struct S3ClientConfiguration: Sendable {
     public var contentMD5: Bool = true
     /// Use ListObjects V1 instead of V2 (otherwise V1 is used only after a server rejects V2).
     public var listV1: Bool = false
-    public var userAgent: String = "bucketfs/0.1"
+    public var userAgent: String = "bucketfs/\(BucketFSVersion.current)"
 
     public init(endpoint: S3Endpoint) { self.endpoint = endpoint }
 
@@ -91,7 +91,7 @@ struct S3Response: Sendable {
     func serviceXML() throws -> XMLElement {
         let xml = try xml()
         if xml.name == "Error" {
-            throw S3Error.service(S3Client.decodeError(xml, status: status, requestId: headers.first(name: "x-amz-request-id")))
+            throw S3Error.service(S3Client.decodeError(xml, status: status, requestId: S3Client.requestId(headers)))
         }
         return xml
     }
@@ -235,8 +235,9 @@ public final class S3Client: Sendable {
             } catch let error as S3Error {
                 let elapsed = clock.now - start
                 guard error.isRetryable, attempt < policy.maxAttempts, elapsed < policy.maxTotal else {
-                    if attempt > 1 { logger.debug("giving up after \(attempt) attempts: \(error)") }
-                    throw error
+                    let named = error.naming(r)
+                    if attempt > 1 { logger.debug("giving up after \(attempt) attempts: \(named)") }
+                    throw named
                 }
                 let delay = policy.delay(afterAttempt: attempt)
                 logger.debug("retrying \(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "") after \(error) (attempt \(attempt))")
@@ -348,8 +349,13 @@ public final class S3Client: Sendable {
         return Self.serviceError(status: status, headers: response.headers, body: body.map { Array($0.readableBytesView) } ?? [])
     }
 
+    /// The server's id of a request: `x-amz-request-id`, or Swift's `X-Trans-Id`.
+    static func requestId(_ headers: HTTPHeaders) -> String? {
+        headers.first(name: "x-amz-request-id") ?? headers.first(name: "x-trans-id") ?? headers.first(name: "x-openstack-request-id")
+    }
+
     static func serviceError(status: Int, headers: HTTPHeaders, body bytes: [UInt8]) -> S3Error {
-        let requestId = headers.first(name: "x-amz-request-id")
+        let requestId = requestId(headers)
         if !bytes.isEmpty, let xml = try? XMLElement.parse(bytes), xml.name == "Error" {
             return .service(Self.decodeError(xml, status: status, requestId: requestId))
         }
@@ -387,7 +393,11 @@ public final class S3Client: Sendable {
 
     /// Sends `r` and parses the answer as XML (`S3Response.serviceXML`).
     func sendXML(_ r: S3Request) async throws -> XMLElement {
-        try await send(r).serviceXML()
+        do {
+            return try await send(r).serviceXML()
+        } catch let e as S3Error {
+            throw e.naming(r)
+        }
     }
 }
 

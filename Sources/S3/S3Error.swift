@@ -13,6 +13,9 @@ public struct S3ServiceError: Sendable, Equatable, CustomStringConvertible {
     public var resource: String?
     /// `<Region>` of AuthorizationHeaderMalformed / PermanentRedirect answers.
     public var region: String?
+    /// The operation (`GetObject`, `UploadPart`, ...) and its target (`bucket/key`) that failed.
+    public var operation: String?
+    public var target: String?
 
     public init(status: Int, code: String, message: String = "", requestId: String? = nil,
                 resource: String? = nil, region: String? = nil) {
@@ -24,8 +27,11 @@ public struct S3ServiceError: Sendable, Equatable, CustomStringConvertible {
         self.region = region
     }
 
+    /// One line for the log and the user: what failed, where, the server's words and its request
+    /// id (what a provider asks for).
     public var description: String {
         var s = "\(code) (HTTP \(status))"
+        if let operation { s += " on \(operation)" + (target.map { " " + $0 } ?? "") }
         if !message.isEmpty { s += ": \(message)" }
         if let r = requestId { s += " [request \(r)]" }
         return s
@@ -79,6 +85,14 @@ public enum S3Error: Error, Sendable, CustomStringConvertible {
         case .invalidRequest(let m): return "invalid request: \(m)"
         case .credentials(let m): return "credentials: \(m)"
         }
+    }
+
+    /// The same error, naming the request's operation and target if it is a service error.
+    func naming(_ r: S3Request) -> S3Error {
+        guard case .service(var e) = self, e.operation == nil else { return self }
+        e.operation = r.operationName
+        e.target = r.target
+        return .service(e)
     }
 
     public var serviceError: S3ServiceError? {

@@ -16,7 +16,7 @@ final class IdentityTests: XCTestCase {
         home = "\(MountFixture.runDir)/home-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         let portFile = home + "/port"
-        pid = spawnBackground("FAKE_IDENTITY_DELAY=2 FAKE_EC2_ACCESS=\(shellQuote(server.credentials.accessKey)) "
+        pid = spawnBackground("FAKE_IDENTITY_AGENTS=\(shellQuote(home + "/agents")) FAKE_IDENTITY_DELAY=2 FAKE_EC2_ACCESS=\(shellQuote(server.credentials.accessKey)) "
             + "FAKE_EC2_SECRET=\(shellQuote(server.credentials.secretKey)) exec /usr/bin/python3 "
             + "\(shellQuote(MountFixture.packageRoot + "/scripts/fake_identity.py")) > \(shellQuote(portFile))")
         for _ in 0..<100 {
@@ -76,6 +76,12 @@ final class IdentityTests: XCTestCase {
         r = cred("login --tenant-id tenant-1 --username user@example.com")
         XCTAssertEqual(r.status, 0, r.err)
         XCTAssertTrue(r.out.contains("4f1c9a2e-0000-4000-8000-000000000001"), r.out)
+        // Identity requests carry the same User-Agent as S3 requests: bucketfs/VERSION, VERSION
+        // being what `bucketfs --version` prints.
+        let version = sh("\(shellQuote(MountFixture.binary)) --version").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(version.isEmpty)
+        let agents = Set(((try? String(contentsOfFile: home + "/agents", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        XCTAssertEqual(agents, ["bucketfs/\(version)"])
         let tokenFile = home + "/.config/bucketfs/token"
         XCTAssertEqual(mode(tokenFile), 0o600)
         let token = (try? String(contentsOfFile: tokenFile, encoding: .utf8)) ?? ""

@@ -250,4 +250,27 @@ final class S3IntegrationTests: XCTestCase {
             }
         }
     }
+
+    /// Every service error names the operation, its target, the HTTP status, the S3 code and the
+    /// server's request id (Swift s3api's X-Trans-Id too), all in the one line a log prints.
+    func testErrorsNameOperationKeyStatusCodeAndRequestId() async throws {
+        try await forEachServerBucket("errline") { server, c, bucket in
+            do {
+                _ = try await c.getObject(bucket, key: "dir/missing.txt")
+                XCTFail("[\(server.name)] missing key read")
+            } catch let e as S3Error {
+                let line = e.description
+                XCTAssertTrue(line.hasPrefix("NoSuchKey (HTTP 404) on GetObject \(bucket)/dir/missing.txt"), "[\(server.name)] \(line)")
+                XCTAssertNotNil(e.serviceError?.requestId, "[\(server.name)] \(line)")
+                XCTAssertTrue(line.contains("[request "), "[\(server.name)] \(line)")
+            }
+            do {
+                _ = try await c.headObject(bucket, key: "missing")
+                XCTFail("[\(server.name)] missing key found")
+            } catch let e as S3Error {
+                XCTAssertTrue(e.description.contains("(HTTP 404) on HeadObject \(bucket)/missing"), "[\(server.name)] \(e)")
+                XCTAssertNotNil(e.serviceError?.requestId, "[\(server.name)] a HEAD's request id comes from its headers: \(e)")
+            }
+        }
+    }
 }
