@@ -109,9 +109,11 @@ public struct MountCommand: ParsableCommand {
             let fs = try BucketFileSystem(client: client, config: config, logger: logger)
             let mount = try FuseMount(fs: fs, mountpoint: s.mountpoint, options: s.kernelOptions,
                                       threads: s.threads ?? 8, logger: logger)
-            Daemon.report(fd: readyFd, Daemon.readyMessage)
-            logger.notice("mounted \(s.bucket)\(s.prefix.isEmpty ? "" : ":/" + s.prefix) on \(s.mountpoint) (\(client.endpoint.urlString))")
+            let source = s.bucket + (s.prefix.isEmpty ? "" : ":/" + s.prefix)
+            ReadinessProbe.start(mountpoint: s.mountpoint, readyFd: readyFd, status: "serving \(source) on \(s.mountpoint)")
+            logger.notice("mounted \(source) on \(s.mountpoint) (\(client.endpoint.urlString))")
             let rc = mount.run()
+            SystemdNotify.send("STOPPING=1")
             logger.notice("unmounted \(s.mountpoint)")
             throw ExitCode(rc)
         } catch let e as ExitCode {

@@ -83,6 +83,54 @@ final class MountLifecycleTests: XCTestCase {
     }
 }
 
+/// systemd's `Type=notify`: a harness plays the service manager (a unix datagram socket in
+/// `NOTIFY_SOCKET`) and checks, as each message arrives, whether the mount answers.
+final class SystemdNotifyTests: XCTestCase {
+    func testReadyArrivesOnlyOnceTheMountServes() async throws {
+        guard let server = try TestServer.all().first else { return }
+        let c = try server.client()
+        let bucket = uniqueBucket("notify")
+        try await c.createBucket(bucket, locationConstraint: server.isSwift ? "KR1" : nil)
+        try await c.putObject(bucket, key: "f", body: ByteBuffer(string: "data"))
+        let m = MountFixture(server: server, name: "notify")
+        let dir = MountFixture.runDir + "/notify-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let harness = """
+            import os, socket, sys
+            sock_path, mountpoint, out_path = sys.argv[1:4]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sock_path)
+            out = open(out_path, "w"); out.write("listening\\n"); out.flush()
+            while True:
+                msg = s.recv(4096).decode()
+                try:
+                    served = os.path.ismount(mountpoint) and open(os.path.join(mountpoint, "f")).read() == "data"
+                except OSError:
+                    served = False
+                out.write(msg.replace("\\n", " ") + " | served=" + str(served) + "\\n"); out.flush()
+                if "STOPPING=1" in msg: break
+            """
+        try harness.write(toFile: dir + "/harness.py", atomically: true, encoding: .utf8)
+        let manager = spawnBackground("exec /usr/bin/python3 \(shellQuote(dir + "/harness.py")) \(shellQuote(dir + "/notify.sock")) \(shellQuote(m.mountpoint)) \(shellQuote(dir + "/messages"))")
+        defer { kill(manager, SIGKILL); _ = waitExit(manager, timeout: 5) }
+        func messages() -> String { (try? String(contentsOfFile: dir + "/messages", encoding: .utf8)) ?? "" }
+        for _ in 0..<50 where !messages().contains("listening") { usleep(100_000) }
+        let pid = spawnBackground("exec env NOTIFY_SOCKET=\(shellQuote(dir + "/notify.sock")) \(m.environment) \(shellQuote(MountFixture.binary)) \(bucket) \(m.mountpoint) -f")
+        m.mounted = true
+        var ready = false
+        for _ in 0..<150 where !ready { ready = messages().contains("READY=1"); if !ready { usleep(100_000) } }
+        XCTAssertTrue(ready, messages())
+        XCTAssertTrue(messages().contains("READY=1 STATUS=serving \(bucket) on \(m.mountpoint) | served=True"), messages())
+        kill(pid, SIGTERM)
+        XCTAssertEqual(waitExit(pid), 0)
+        m.mounted = false
+        for _ in 0..<50 where !messages().contains("STOPPING=1") { usleep(100_000) }
+        XCTAssertTrue(messages().contains("STOPPING=1"), messages())
+        await destroyBucket(c, bucket)
+        try await c.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
+
 /// mount(8) and fstab: through mount.fuse3, which finds `bucketfs` on its own PATH.
 final class MountCommandLineTests: XCTestCase {
     func testMountTypeAndFstabLine() async throws {
