@@ -290,7 +290,7 @@ public struct BucketfsCommand: ParsableCommand {
         commandName: "bucketfs",
         abstract: "Mount an S3 bucket as a directory, and manage buckets and uploads.",
         version: BucketFSVersion.current,
-        subcommands: [MountCommand.self, BucketCommand.self, UploadsCommand.self, CredentialsCommand.self],
+        subcommands: [MountCommand.self, StatusCommand.self, SyncCommand.self, BucketCommand.self, UploadsCommand.self, CredentialsCommand.self],
         defaultSubcommand: MountCommand.self)
     public init() {}
 }

@@ -19,7 +19,7 @@ public struct MountCommand: ParsableCommand {
         profile=NAME, cache_dir=DIR, cache_size=SIZE, mem_cache_size=SIZE, block_size=SIZE, readahead=SIZE, read_part_size=SIZE, prefetch_memory=SIZE, \
         metadata_ttl=SEC, negative_ttl=SEC, posix_metadata, list_attributes, listobjectsv1, max_connections=N, \
         retries=N, connect_timeout=SEC, request_timeout=SEC, threads=N, max_parts=N, logfile=FILE, dbglevel=LEVEL, \
-        debug, fsname=NAME. README.md documents each.
+        upload_retry=SEC, unmount_sync=SEC, debug, fsname=NAME. README.md documents each.
         """)
 
     @Argument(help: "BUCKET or BUCKET:/PREFIX")
@@ -110,6 +110,12 @@ public struct MountCommand: ParsableCommand {
             let mount = try FuseMount(fs: fs, mountpoint: s.mountpoint, options: s.kernelOptions,
                                       threads: s.threads ?? 8, logger: logger)
             let source = s.bucket + (s.prefix.isEmpty ? "" : ":/" + s.prefix)
+            let control = ControlServer(fs: fs, mountpoint: s.mountpoint, info: [
+                "bucket": s.bucket, "prefix": s.prefix, "mountpoint": s.mountpoint, "endpoint": client.endpoint.urlString,
+                "region": client.endpoint.region, "options": options.joined(separator: ","), "version": BucketFSVersion.current,
+                "pid": Int(getpid()), "read_only": s.readOnly])
+            if !control.start() { logger.warning("no control socket at \(control.path): bucketfs status and sync cannot reach this mount") }
+            defer { control.stop() }
             ReadinessProbe.start(mountpoint: s.mountpoint, readyFd: readyFd, status: "serving \(source) on \(s.mountpoint)")
             logger.notice("mounted \(source) on \(s.mountpoint) (\(client.endpoint.urlString))")
             let rc = mount.run()
@@ -181,6 +187,7 @@ extension MountSettings {
         if let m = maxParts { c.maxParts = m }
         if let p = partSize { c.partSize = p }
         if let r = uploadRetry { c.uploadRetryInterval = max(1, r) }
+        if let u = unmountSync { c.unmountSyncSeconds = u }
         if let u = uploadConcurrency { c.uploadConcurrency = u }
         return c
     }

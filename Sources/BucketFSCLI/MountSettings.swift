@@ -37,6 +37,8 @@ public struct MountSettings: Sendable, Equatable {
     public var partSize: Int?
     public var stagingDir: String?
     public var uploadRetry: Double?
+    /// `unmount_sync=SEC`: how long an unmount spends storing what is not stored yet.
+    public var unmountSync: Double?
     public var uploadConcurrency: Int?
     public var readahead: Int?
     public var readPartSize: Int?
@@ -203,6 +205,7 @@ public struct MountSettings: Sendable, Equatable {
             partSize = bytes
         case "staging_dir": stagingDir = try need()
         case "upload_retry": uploadRetry = try Self.seconds(name, need())
+        case "unmount_sync": unmountSync = try Self.seconds(name, need())
         case "upload_concurrency", "parallel_parts": uploadConcurrency = try Self.number(name, need(), 1...64)
         case "readahead", "max_prefetch": readahead = try Self.size(name, need(), min: 0)
         case "read_part_size", "get_size":

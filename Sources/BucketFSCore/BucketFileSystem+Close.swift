@@ -60,6 +60,7 @@ extension BucketFileSystem {
                 logger.warning("\(FSError.from(error).message)")
             } else {
                 logger.error("upload of \(key) failed: \(FSError.from(error)); the data stays staged in \(staging?.directory ?? "?") and is retried")
+                recentErrors.record("upload of \(key) failed: \(FSError.from(error).message)")
             }
             throw error
         }
@@ -119,6 +120,7 @@ extension BucketFileSystem {
         let key = await file.key
         let path = await file.setAside()
         logger.warning("\(key) is not stored (\(why)); the stored object is unchanged and the written data is kept in \(path)")
+        recentErrors.record("\(key) is not stored (\(why)); the written data is kept in \(path)")
     }
 
     /// Forgets the inode's staged file and deletes its local copy, unless a handle is open on it.

@@ -556,6 +556,19 @@ extension BucketFileSystem {
         }
         retries?.cancel()
         await retries?.value
+        // Closed files not stored yet get one more try, for at most `unmountSyncSeconds`; what is
+        // left stays staged for the next mount.
+        if !(staged.withLock { $0.isEmpty }) {
+            let attempt = Task { await self.sync() }
+            let limit = config.unmountSyncSeconds
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(limit))
+                attempt.cancel()
+            }
+            let failed = await attempt.value
+            timer.cancel()
+            for f in failed { logger.warning("at unmount: \(f.key) is not stored: \(f.error)") }
+        }
         let files = staged.withLock { Array($0.values) }
         for f in files {
             if let why = await f.abandoned {

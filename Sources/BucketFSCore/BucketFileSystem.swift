@@ -70,6 +70,8 @@ public final class BucketFileSystem: Sendable {
     /// Tells what a close means (`close`); counts descriptors of this mount only once the
     /// mount is live (`mounted(as:)`).
     let census = CloseCensus()
+    /// The last errors, for `bucketfs status`.
+    public let recentErrors = RecentErrors()
     let mountID = Mutex<Int?>(nil)
 
     /// Has the kernel forget what it cached of a node (attributes and pages): set by the FUSE

@@ -48,6 +48,8 @@ public struct FileSystemConfig: Sendable {
     public var smallFileMemory: Int = 32 << 20
     /// Seconds between attempts to upload files whose upload failed at close.
     public var uploadRetryInterval: Double = 10
+    /// Seconds an unmount spends storing closed files not stored yet before it keeps them staged.
+    public var unmountSyncSeconds: Double = 20
 
     public init(bucket: String, ownership: OwnershipDefaults) {
         self.bucket = bucket

@@ -179,9 +179,13 @@ public actor StagedFile {
         extraMetadata.merging(MetadataCodec.encode(attributes)) { _, new in new }
     }
 
+    /// When the file first changed since it was last stored (nil: stored, or never changed).
+    public private(set) var changedSince: Timestamp?
+
     func changed(touch: Bool) {
         generation += 1
         needsUpload = true
+        if changedSince == nil { changedSince = .now() }
         if touch {
             let now = Timestamp.now()
             attributes.mtime = now
@@ -454,6 +458,7 @@ public actor StagedFile {
             if generation == gen {
                 needsUpload = false
                 dirty = RangeSet()
+                changedSince = nil
             }
             // Bytes dropped from the staged copy are the stored object's now: read from there.
             released = RangeSet()
