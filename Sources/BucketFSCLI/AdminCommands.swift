@@ -124,12 +124,41 @@ struct BucketCommand: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an empty bucket.")
+        static let configuration = CommandConfiguration(abstract: "Delete a bucket (with --force, its objects and incomplete uploads first).")
         @OptionGroup var options: ConnectionOptions
         @Argument var bucket: String
+        @Flag(help: "Delete every object and incomplete upload first, showing progress.") var force = false
         func run() throws {
-            let bucket = bucket
+            let bucket = bucket, force = force
             try runAdmin(options, bucket: bucket) { c in
+                if force {
+                    let progress = ProgressLine()
+                    var deleted = 0
+                    for u in try await c.listAllMultipartUploads(bucket) {
+                        try await c.abortMultipartUpload(bucket, key: u.key, uploadId: u.uploadId)
+                    }
+                    // A page at a time: never the whole bucket's keys in memory.
+                    var token: String?
+                    repeat {
+                        var req = ListObjectsRequest(maxKeys: 1000)
+                        req.continuationToken = token
+                        let page = try await c.listObjects(bucket, req)
+                        let keys = page.objects.map(\.key)
+                        if !keys.isEmpty {
+                            let result = try await c.deleteObjects(bucket, keys: keys)
+                            if let e = result.errors.first {
+                                progress.finish()
+                                printError("bucketfs: cannot delete \(e.key): \(e.code) \(e.message)")
+                                throw ExitCode(ExitStatus.failure.rawValue)
+                            }
+                            deleted += keys.count
+                            progress.update("deleting \(bucket): \(deleted) object(s) deleted")
+                        }
+                        token = page.nextToken
+                    } while token != nil
+                    progress.finish()
+                    print("\(deleted) object(s) deleted")
+                }
                 do {
                     try await c.deleteBucket(bucket)
                 } catch let e as S3Error where e.code == "BucketNotEmpty" {
@@ -273,11 +302,18 @@ struct UploadsCommand: ParsableCommand {
             let bucket = bucket, prefix = prefix, limit = UploadsCommand.parseAge(olderThan) ?? 86400, dry = dryRun
             try runAdmin(options, bucket: bucket) { c in
                 var n = 0
-                for u in try await c.listAllMultipartUploads(bucket, prefix: prefix) where UploadsCommand.age(u.initiated) >= limit {
-                    if !dry { try await c.abortMultipartUpload(bucket, key: u.key, uploadId: u.uploadId) }
-                    print("\(dry ? "would abort" : "aborted") \(u.key) \(u.uploadId)")
+                let old = try await c.listAllMultipartUploads(bucket, prefix: prefix).filter { UploadsCommand.age($0.initiated) >= limit }
+                let progress = ProgressLine()
+                for u in old {
+                    if dry {
+                        print("would abort \(u.key) \(u.uploadId)")
+                    } else {
+                        try await c.abortMultipartUpload(bucket, key: u.key, uploadId: u.uploadId)
+                        progress.update("aborting: \(n + 1) of \(old.count) upload(s), last \(u.key)")
+                    }
                     n += 1
                 }
+                progress.finish()
                 print("\(n) upload(s) \(dry ? "to abort" : "aborted")")
             }
         }

@@ -124,10 +124,9 @@ struct SyncCommand: ParsableCommand {
             prefixes.append(String(full.dropFirst(c.mountpoint.count + (full == c.mountpoint ? 0 : 1))))
         }
         c.send(["command": "sync", "prefixes": prefixes.filter { !$0.isEmpty }])
-        let terminal = isatty(1) == 1
         let start = Date()
         var failed: [[String: Any]] = []
-        var last = ""
+        let progress = ProgressLine()
         try c.answers { a in
             if a["done"] as? Bool == true {
                 failed = a["failed"] as? [[String: Any]] ?? []
@@ -137,15 +136,9 @@ struct SyncCommand: ParsableCommand {
             let bytesLeft = (a["bytes_left"] as? NSNumber)?.int64Value ?? 0
             let done = (a["bytes_done"] as? NSNumber)?.int64Value ?? 0
             let rate = Double(done) / max(Date().timeIntervalSince(start), 0.001)
-            let line = "sync: \(filesLeft) file(s), \(humanBytes(bytesLeft)) left, \(humanBytes(Int64(rate)))/s"
-            if terminal {
-                "\r\(line)\u{1b}[K".withCString { _ = write(1, $0, strlen($0)) }
-            } else if line != last {
-                "\(line)\n".withCString { _ = write(1, $0, strlen($0)) }
-            }
-            last = line
+            progress.update("sync: \(filesLeft) file(s), \(humanBytes(bytesLeft)) left, \(humanBytes(Int64(rate)))/s")
         }
-        if terminal { "\n".withCString { _ = write(1, $0, strlen($0)) } }
+        progress.finish()
         guard failed.isEmpty else {
             for f in failed { printError("bucketfs: not stored: \(f["key"] as? String ?? "?"): \(f["error"] as? String ?? "")") }
             throw ExitCode(ExitStatus.failure.rawValue)

@@ -53,6 +53,7 @@ final class AdminCommandTests: XCTestCase {
             XCTAssertTrue(r.out.contains("0 upload(s)"), "young uploads stay: \(r.out)")
             r = run(server, "uploads clean \(bucket) --older-than 0s")
             XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.out.contains("aborting: 1 of 1 upload(s), last orphan") && r.out.contains("1 upload(s) aborted"), r.out)
             let left = try await c.listAllMultipartUploads(bucket)
             XCTAssertTrue(left.isEmpty, "\(server.name): \(left)")
 
@@ -61,9 +62,12 @@ final class AdminCommandTests: XCTestCase {
                 XCTAssertNotEqual(r.status, 0, "a non-empty bucket is not deleted")
                 XCTAssertTrue(r.err.contains("not empty"), r.err)
             }
-            try await c.deleteObject(bucket, key: "keep")
-            r = run(server, "bucket delete \(bucket)")
+            // --force deletes the objects and incomplete uploads first, showing progress.
+            for i in 0..<24 { try await c.putObject(bucket, key: "many/\(i)", body: ByteBuffer(string: "\(i)")) }
+            _ = try await c.createMultipartUpload(bucket, key: "orphan2")
+            r = run(server, "bucket delete \(bucket) --force")
             XCTAssertEqual(r.status, 0, "\(server.name): \(r.err)")
+            XCTAssertTrue(r.out.contains("deleting \(bucket): 25 object(s) deleted") && r.out.contains("deleted \(bucket)"), r.out)
             r = run(server, "bucket info \(bucket)")
             XCTAssertEqual(r.status, 3, r.err)
             try await c.shutdown()
