@@ -19,7 +19,7 @@ public struct MountCommand: ParsableCommand {
         profile=NAME, cache_dir=DIR, cache_size=SIZE, mem_cache_size=SIZE, block_size=SIZE, readahead=SIZE, read_part_size=SIZE, prefetch_memory=SIZE, \
         metadata_ttl=SEC, negative_ttl=SEC, posix_metadata, list_attributes, listobjectsv1, max_connections=N, \
         retries=N, connect_timeout=SEC, request_timeout=SEC, threads=N, max_parts=N, logfile=FILE, dbglevel=LEVEL, \
-        upload_retry=SEC, unmount_sync=SEC, debug, fsname=NAME. README.md documents each.
+        upload_retry=SEC, unmount_sync=SEC, metrics=HOST:PORT, debug, fsname=NAME. README.md documents each.
         """)
 
     @Argument(help: "BUCKET or BUCKET:/PREFIX")
@@ -92,6 +92,8 @@ public struct MountCommand: ParsableCommand {
         var opened: S3Client?
         // The client's connection pool must be shut down on every path out.
         defer { if let c = opened { try? Blocking.run { try await c.shutdown() } } }
+        // The Prometheus backend first, so that everything that records finds it.
+        let registry = s.metrics != nil ? MetricsServer.bootstrap() : nil
         do {
             try Self.checkMountpoint(s)
             if !s.readOnly { try Self.makeDirectories(s.stagingDirectory) }
@@ -109,6 +111,16 @@ public struct MountCommand: ParsableCommand {
             let fs = try BucketFileSystem(client: client, config: config, logger: logger)
             let mount = try FuseMount(fs: fs, mountpoint: s.mountpoint, options: s.kernelOptions,
                                       threads: s.threads ?? 8, logger: logger)
+            var metricsServer: MetricsServer?
+            if let (host, port) = s.metrics, let registry {
+                do {
+                    metricsServer = try MetricsServer(registry: registry, fs: fs, host: host, port: port)
+                } catch {
+                    throw MountFailure("cannot serve metrics on \(host):\(port): \(error)")
+                }
+                logger.notice("metrics on http://\(host):\(metricsServer?.port ?? port)/metrics")
+            }
+            defer { metricsServer?.stop() }
             let source = s.bucket + (s.prefix.isEmpty ? "" : ":/" + s.prefix)
             let control = ControlServer(fs: fs, mountpoint: s.mountpoint, info: [
                 "bucket": s.bucket, "prefix": s.prefix, "mountpoint": s.mountpoint, "endpoint": client.endpoint.urlString,
@@ -202,4 +214,10 @@ extension MountSettings {
         if let h = env["HOME"], h.hasPrefix("/"), h != "/" { return h + "/.cache/bucketfs/staging" }
         return "/var/tmp/bucketfs-\(getuid())/staging"
     }
+}
+
+/// A mount that cannot go on, said in one sentence.
+struct MountFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

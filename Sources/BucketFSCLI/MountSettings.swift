@@ -39,6 +39,9 @@ public struct MountSettings: Sendable, Equatable {
     public var uploadRetry: Double?
     /// `unmount_sync=SEC`: how long an unmount spends storing what is not stored yet.
     public var unmountSync: Double?
+    /// `metrics=HOST:PORT`: where Prometheus scrapes `/metrics` (nil: no metrics).
+    public var metrics: (host: String, port: Int)? { metricsSpec.flatMap(MetricsSpec.parse) }
+    public var metricsSpec: String?
     public var uploadConcurrency: Int?
     public var readahead: Int?
     public var readPartSize: Int?
@@ -206,6 +209,10 @@ public struct MountSettings: Sendable, Equatable {
         case "staging_dir": stagingDir = try need()
         case "upload_retry": uploadRetry = try Self.seconds(name, need())
         case "unmount_sync": unmountSync = try Self.seconds(name, need())
+        case "metrics":
+            let v = try need()
+            guard MetricsSpec.parse(v) != nil else { throw ParseError("metrics=\(v): expected HOST:PORT or PORT") }
+            metricsSpec = v
         case "upload_concurrency", "parallel_parts": uploadConcurrency = try Self.number(name, need(), 1...64)
         case "readahead", "max_prefetch": readahead = try Self.size(name, need(), min: 0)
         case "read_part_size", "get_size":
@@ -230,3 +237,13 @@ public struct MountSettings: Sendable, Equatable {
 }
 
 import Foundation
+
+/// `metrics=HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1).
+enum MetricsSpec {
+    static func parse(_ spec: String) -> (host: String, port: Int)? {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let port = Int(parts.last ?? ""), (0...65535).contains(port) else { return nil }
+        let host = parts.count == 2 && !parts[0].isEmpty ? String(parts[0]) : "127.0.0.1"
+        return (host, port)
+    }
+}

@@ -62,6 +62,7 @@ public final class BlockCache: Sendable {
         var used = 0
         var hits = 0
         var misses = 0
+        var evictions = 0
     }
 
     public let capacity: Int
@@ -94,6 +95,7 @@ public final class BlockCache: Sendable {
             if let old = s.blocks.removeValue(forKey: key) { s.used -= old.count }
             while s.used + size > capacity, let first = s.blocks.keys.first {
                 s.used -= s.blocks.removeValue(forKey: first)?.count ?? 0
+                s.evictions += 1
             }
             s.blocks[key] = block
             s.used += size
@@ -102,4 +104,6 @@ public final class BlockCache: Sendable {
 
     public var usedBytes: Int { state.withLock { $0.used } }
     public var stats: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
+    /// Blocks dropped to make room (not those dropped behind a sequential reader).
+    public var evictions: Int { state.withLock { $0.evictions } }
 }

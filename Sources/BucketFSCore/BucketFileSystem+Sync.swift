@@ -88,6 +88,9 @@ extension BucketFileSystem {
         public var uptime: Double
     }
 
+    /// Aborts of abandoned uploads still to be done (the server was away).
+    public var pendingAborts: Int { uploadSettings.aborts?.count ?? 0 }
+
     public var usage: Usage {
         let (hits, misses) = reader.memory.stats
         return Usage(memoryCacheBytes: reader.memory.usedBytes, memoryCacheCapacity: reader.memory.capacity,

@@ -484,7 +484,9 @@ public final class BucketFileSystem: Sendable {
             return (f.object, r, f.prefetcher.isSequential)
         }) else { return nil }
         if let ahead { reader.prefetch(object, range: ahead) }
-        return reader.cachedRead(object, offset: offset, length: size, dropBehind: sequential)
+        guard let hit = reader.cachedRead(object, offset: offset, length: size, dropBehind: sequential) else { return nil }
+        ReaderMetrics.bytesRead.increment(by: hit.reduce(0) { $0 + $1.readableBytes })
+        return hit
     }
 
     /// The read `readCached` could not answer from memory (it has recorded it already).
@@ -497,7 +499,9 @@ public final class BucketFileSystem: Sendable {
         if timedOut { throw FSError(ETIMEDOUT, "\(object.key): the server did not answer a read a moment ago") }
         if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
         do {
-            return try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
+            let got = try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
+            ReaderMetrics.bytesRead.increment(by: got.reduce(0) { $0 + $1.readableBytes })
+            return got
         } catch where FSError.from(error).errno == ETIMEDOUT {
             handles.withLock { $0.files[fh]?.timedOutUntil = MonotonicClock.deadline(after: 1) }
             throw error

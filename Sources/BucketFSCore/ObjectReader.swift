@@ -164,7 +164,10 @@ public final class ObjectReader: Sendable {
                             }
                         }
                     }
-                    if prefetch { await self.budget.acquire(bytes) }
+                    if prefetch {
+                        await self.budget.acquire(bytes)
+                        ReaderMetrics.readAheadBytes.increment(by: bytes)
+                    }
                     defer { if prefetch { self.budget.release(bytes) } }
                     do {
                         try await self.fetchRun(object, blocks, into: feed)

@@ -41,17 +41,24 @@ final class FuseContext: Sendable {
 struct FuseRequest: @unchecked Sendable {
     let req: fuse_req_t?
     let ctx: FuseContext
+    /// The operation (`lookup`, `read`, ...) and when it arrived, for the metrics.
+    let op: String
+    let start = ContinuousClock.now
 
     /// For work that finishes later: counts the request as pending until it is answered.
-    init(_ req: fuse_req_t?) {
+    init(_ req: fuse_req_t?, _ op: String) {
         self.req = req
         self.ctx = FuseContext.of(req)
+        self.op = op
         ctx.pending.add(1, ordering: .relaxed)
     }
 
-    private func done() { ctx.pending.subtract(1, ordering: .releasing) }
+    private func done(_ errno: Int32 = 0) {
+        FuseMetrics.answered(op, errno: errno, since: start)
+        ctx.pending.subtract(1, ordering: .releasing)
+    }
 
-    func error(_ errno: Int32) { fuse_reply_err(req, errno); done() }
+    func error(_ errno: Int32) { fuse_reply_err(req, errno); done(errno) }
 
     func fail(_ error: any Error, _ what: String) {
         let e = FSError.from(error)
@@ -60,7 +67,7 @@ struct FuseRequest: @unchecked Sendable {
             ctx.logger.warning("\(what): \(e)")
         }
         fuse_reply_err(req, e.errno)
-        done()
+        done(e.errno)
     }
 
     /// What the kernel is told of a node: number, attributes, and how long both hold.

@@ -31,7 +31,7 @@ enum FuseOperations {
             conn.pointee.congestion_threshold = 48
         }
         ops.lookup = { req, parent, cname in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "lookup")
             let n = FuseOperations.name(cname)
             do {
                 if let node = try r.ctx.fs.lookupCached(parent: UInt64(parent), name: n) { return r.entry(node) }
@@ -51,19 +51,19 @@ enum FuseOperations {
             }
         }
         ops.forget = { req, ino, n in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "forget")
             r.ctx.fs.forget(UInt64(ino), n)
             r.none()
         }
         ops.forget_multi = { req, count, forgets in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "forget_multi")
             if let forgets {
                 for i in 0..<count { r.ctx.fs.forget(UInt64(forgets[i].ino), forgets[i].nlookup) }
             }
             r.none()
         }
         ops.getattr = { req, ino, _ in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "getattr")
             do {
                 if let a = try r.ctx.fs.getattrCached(UInt64(ino)) { return r.attr(UInt64(ino), a) }
             } catch {
@@ -74,13 +74,13 @@ enum FuseOperations {
             }
         }
         ops.readlink = { req, ino in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "readlink")
             Task.immediate {
                 do { r.readlink(try await r.ctx.fs.readlink(UInt64(ino))) } catch { r.fail(error, "readlink \(ino)") }
             }
         }
         ops.open = { req, ino, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "open")
             let flags = fi?.pointee.flags ?? 0
             Task.immediate {
                 do {
@@ -91,7 +91,7 @@ enum FuseOperations {
             }
         }
         ops.read = { req, _, size, off, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "read")
             guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
             if let hit = r.ctx.fs.readCached(fh, offset: Int64(off), size: size) { return r.buffers(hit) }
             Task.immediate {
@@ -99,7 +99,7 @@ enum FuseOperations {
             }
         }
         ops.release = { req, _, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "release")
             guard let fh = fi?.pointee.fh else { return r.error(0) }
             Task.immediate {
                 await r.ctx.fs.release(fh)
@@ -107,7 +107,7 @@ enum FuseOperations {
             }
         }
         ops.flush = { req, _, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "flush")
             guard let fh = fi?.pointee.fh else { return r.error(0) }
             let pid = r.pid
             Task.immediate {
@@ -115,14 +115,14 @@ enum FuseOperations {
             }
         }
         ops.fsync = { req, _, _, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "fsync")
             guard let fh = fi?.pointee.fh else { return r.error(0) }
             Task.immediate {
                 do { try await r.ctx.fs.fsync(fh); r.error(0) } catch { r.fail(error, "fsync") }
             }
         }
         ops.write = { req, _, buf, size, off, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "write")
             guard let fh = fi?.pointee.fh, let buf else { return r.error(EBADF) }
             // The kernel's buffer lives only during this call: copy it before going async.
             let data = ByteBuffer(bytes: UnsafeRawBufferPointer(start: buf, count: size))
@@ -141,7 +141,7 @@ enum FuseOperations {
             }
         }
         ops.create = { req, parent, cname, mode, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "create")
             let n = FuseOperations.name(cname)
             // Answered on this thread: a create touches only memory and the staging directory.
             do {
@@ -157,7 +157,7 @@ enum FuseOperations {
             }
         }
         ops.setattr = { req, ino, attr, toSet, _ in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "setattr")
             guard let st = attr?.pointee else { return r.error(EINVAL) }
             let changes = FuseOperations.changes(st, toSet)
             Task.immediate {
@@ -165,7 +165,7 @@ enum FuseOperations {
             }
         }
         ops.mkdir = { req, parent, cname, mode in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "mkdir")
             let n = FuseOperations.name(cname)
             let caller = r.caller
             Task.immediate {
@@ -173,7 +173,7 @@ enum FuseOperations {
             }
         }
         ops.mknod = { req, parent, cname, mode, _ in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "mknod")
             let n = FuseOperations.name(cname)
             let caller = r.caller
             Task.immediate {
@@ -181,7 +181,7 @@ enum FuseOperations {
             }
         }
         ops.symlink = { req, target, parent, cname in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "symlink")
             let n = FuseOperations.name(cname)
             let t = FuseOperations.name(target)
             let caller = r.caller
@@ -190,21 +190,21 @@ enum FuseOperations {
             }
         }
         ops.unlink = { req, parent, cname in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "unlink")
             let n = FuseOperations.name(cname)
             Task.immediate {
                 do { try await r.ctx.fs.unlink(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "unlink \(n)") }
             }
         }
         ops.rmdir = { req, parent, cname in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "rmdir")
             let n = FuseOperations.name(cname)
             Task.immediate {
                 do { try await r.ctx.fs.rmdir(parent: UInt64(parent), name: n); r.error(0) } catch { r.fail(error, "rmdir \(n)") }
             }
         }
         ops.rename = { req, parent, cname, newParent, cnewName, flags in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "rename")
             let n = FuseOperations.name(cname)
             let nn = FuseOperations.name(cnewName)
             Task.immediate {
@@ -217,9 +217,9 @@ enum FuseOperations {
             }
         }
         // Hard links have no equivalent in a bucket.
-        ops.link = { req, _, _, _ in FuseRequest(req).error(EPERM) }
+        ops.link = { req, _, _, _ in FuseRequest(req, "link").error(EPERM) }
         ops.opendir = { req, ino, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "opendir")
             do {
                 r.open(.init(fh: try r.ctx.fs.openDirectory(UInt64(ino)), keepCache: false, direct: false))
             } catch {
@@ -229,24 +229,24 @@ enum FuseOperations {
         ops.readdir = { req, _, size, off, fi in FuseOperations.readdir(req, size: size, off: off, fi: fi, plus: false) }
         ops.readdirplus = { req, _, size, off, fi in FuseOperations.readdir(req, size: size, off: off, fi: fi, plus: true) }
         ops.releasedir = { req, _, fi in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "releasedir")
             if let fh = fi?.pointee.fh { r.ctx.fs.releaseDirectory(fh) }
             r.error(0)
         }
-        ops.fsyncdir = { req, _, _, _ in FuseRequest(req).error(0) }
+        ops.fsyncdir = { req, _, _, _ in FuseRequest(req, "fsyncdir").error(0) }
         ops.statfs = { req, _ in
-            let r = FuseRequest(req)
+            let r = FuseRequest(req, "statfs")
             r.statfs(r.ctx.fs.statfs())
         }
-        ops.access = { req, _, _ in FuseRequest(req).error(0) }
+        ops.access = { req, _, _ in FuseRequest(req, "access").error(0) }
         // ENOSYS, not ENOTSUP: on ENOSYS the kernel marks the whole connection as having no
         // extended attributes and answers every later call itself with EOPNOTSUPP (what a user
         // sees either way). With ENOTSUP it keeps asking: a getxattr("security.capability")
         // round trip before every write, and one per entry under `ls -l`.
-        ops.getxattr = { req, _, _, _ in FuseRequest(req).error(ENOSYS) }
-        ops.listxattr = { req, _, _ in FuseRequest(req).error(ENOSYS) }
-        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req).error(ENOSYS) }
-        ops.removexattr = { req, _, _ in FuseRequest(req).error(ENOSYS) }
+        ops.getxattr = { req, _, _, _ in FuseRequest(req, "getxattr").error(ENOSYS) }
+        ops.listxattr = { req, _, _ in FuseRequest(req, "listxattr").error(ENOSYS) }
+        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req, "setxattr").error(ENOSYS) }
+        ops.removexattr = { req, _, _ in FuseRequest(req, "removexattr").error(ENOSYS) }
         return ops
     }
 
@@ -268,7 +268,7 @@ enum FuseOperations {
     }
 
     static func readdir(_ req: fuse_req_t?, size: Int, off: off_t, fi: UnsafeMutablePointer<fuse_file_info>?, plus: Bool) {
-        let r = FuseRequest(req)
+        let r = FuseRequest(req, plus ? "readdirplus" : "readdir")
         guard let fh = fi?.pointee.fh else { return r.error(EBADF) }
         Task.immediate {
             do {

@@ -239,6 +239,7 @@ public final class S3Client: Sendable {
                     if attempt > 1 { logger.debug("giving up after \(attempt) attempts: \(named)") }
                     throw named
                 }
+                S3Metrics.retry(r)
                 let delay = policy.delay(afterAttempt: attempt)
                 logger.debug("retrying \(r.method.rawValue) \(r.bucket ?? "")/\(r.key ?? "") after \(error) (attempt \(attempt))")
                 try await Task.sleep(for: delay)
@@ -250,6 +251,9 @@ public final class S3Client: Sendable {
         let req = makeHTTPRequest(r)
         let sent = r.body?.readableBytes ?? r.bodyBuffers?.reduce(0) { $0 + $1.readableBytes } ?? 0
         let timeout = configuration.timeout(forBytes: max(sent, r.expectedResponseBytes))
+        let start = ContinuousClock.now
+        var outcome = "transport", received = 0
+        defer { S3Metrics.attempt(r, outcome: outcome, since: start, sent: outcome == "transport" ? 0 : sent, received: received) }
         let collected: CollectedResponse
         do {
             var body: HTTPClient.Body?
@@ -263,11 +267,16 @@ public final class S3Client: Sendable {
                 task.cancel()
             }
         } catch is CollectingDelegate.BodyTooLarge {
+            outcome = "malformed"
             throw S3Error.malformedResponse("answer larger than \(limit) bytes")
         } catch {
-            throw mapTransportError(error)
+            let mapped = mapTransportError(error)
+            outcome = S3Metrics.outcome(of: mapped)
+            throw mapped
         }
         let status = collected.status
+        outcome = String(status)
+        received = collected.body.readableBytes
         trace(r, status: status)
         if status >= 300 && !(status == 304 && allowNotModified) {
             throw Self.serviceError(status: status, headers: collected.head.headers,
@@ -297,14 +306,21 @@ public final class S3Client: Sendable {
                                           _ handle: @Sendable (HTTPClientResponse) async throws -> T) async throws -> T {
         precondition(r.bodyBuffers == nil, "bodies in several buffers go through performCollected")
         let req = makeHTTPRequest(r)
-        let timeout = configuration.timeout(forBytes: max(r.body?.readableBytes ?? Int(r.bodyStream?.length ?? 0), r.expectedResponseBytes))
+        let sent = r.body?.readableBytes ?? Int(r.bodyStream?.length ?? 0)
+        let timeout = configuration.timeout(forBytes: max(sent, r.expectedResponseBytes))
+        let start = ContinuousClock.now
+        var outcome = "transport"
+        defer { S3Metrics.attempt(r, outcome: outcome, since: start, sent: outcome == "transport" ? 0 : sent, received: 0) }
         let response: HTTPClientResponse
         do {
             response = try await http.execute(req, timeout: timeout, logger: nil)
         } catch {
-            throw mapTransportError(error)
+            let mapped = mapTransportError(error)
+            outcome = S3Metrics.outcome(of: mapped)
+            throw mapped
         }
         let status = Int(response.status.code)
+        outcome = String(status)
         trace(r, status: status)
         if status >= 300 && !(status == 304 && allowNotModified) {
             throw await serviceError(status: status, response: response, method: r.method)

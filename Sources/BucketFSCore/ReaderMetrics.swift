@@ -1,0 +1,8 @@
+import Metrics
+
+/// What reading reports to swift-metrics: bytes fetched by read-ahead, and bytes programs read
+/// (from any tier), so the two can be compared.
+enum ReaderMetrics {
+    static let readAheadBytes = Counter(label: "bucketfs_readahead_bytes_fetched_total")
+    static let bytesRead = Counter(label: "bucketfs_bytes_read_total")
+}
