@@ -14,25 +14,7 @@ weed=${WEED:-${BUCKETFS_VENV:-$here/.venv}/bin/weed}
 access=${SEAWEEDFS_ACCESS_KEY:-bucketfs-test}
 secret=${SEAWEEDFS_SECRET_KEY:-bucketfs-test-secret}
 
-free_ports() {  # N free TCP ports on 127.0.0.1 whose +10000 is free too (weed's gRPC convention)
-  python3 - "$1" <<'PY'
-import socket, sys, random
-n = int(sys.argv[1]); out = []
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-while len(out) < n:
-    p = random.randint(20000, 29999)
-    if p not in out and free(p) and free(p + 10000):
-        out.append(p)
-print(" ".join(map(str, out)))
-PY
-}
+free_ports() { python3 "$here/scripts/free_ports.py" "$1"; }
 
 case "$cmd" in
 start)

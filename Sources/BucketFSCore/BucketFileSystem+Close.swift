@@ -103,15 +103,7 @@ extension BucketFileSystem {
     /// Moves an abandoned file's data to `staging/recovered/` and forgets it: the node shows the
     /// stored object again (looked up anew).
     func setAside(_ ino: UInt64, _ file: StagedFile, why: String) async {
-        let removed = handles.withLock { h in
-            guard (h.openCount[ino] ?? 0) == 0 else { return false }
-            return staged.withLock { s -> Bool in
-                guard s[ino] === file else { return false }
-                s[ino] = nil
-                return true
-            }
-        }
-        guard removed else { return }
+        guard forget(ino, file) else { return }
         inodes.update(ino) { n in
             n.validUntil = 0
             n.headChecked = false
@@ -123,9 +115,9 @@ extension BucketFileSystem {
         recentErrors.record("\(key) is not stored (\(why)); the written data is kept in \(path)")
     }
 
-    /// Forgets the inode's staged file and deletes its local copy, unless a handle is open on it.
-    func dropStaged(_ ino: UInt64, _ file: StagedFile) async {
-        let removed = handles.withLock { h in
+    /// Takes `file` out of the staged files if it is still the inode's and no handle is open on it.
+    private func forget(_ ino: UInt64, _ file: StagedFile) -> Bool {
+        handles.withLock { h in
             guard (h.openCount[ino] ?? 0) == 0 else { return false }
             return staged.withLock { s -> Bool in
                 guard s[ino] === file else { return false }
@@ -133,7 +125,11 @@ extension BucketFileSystem {
                 return true
             }
         }
-        guard removed else { return }
+    }
+
+    /// Forgets the inode's staged file and deletes its local copy, unless a handle is open on it.
+    func dropStaged(_ ino: UInt64, _ file: StagedFile) async {
+        guard forget(ino, file) else { return }
         let deadline = ttlDeadline
         inodes.update(ino) { $0.validUntil = deadline }
         await file.discard()

@@ -15,15 +15,6 @@ import XCTest
 final class DurabilityTests: XCTestCase {
     func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
 
-    func waitFor(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return false
-    }
-
     func md5(_ bytes: [UInt8]) -> String { Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
 
     /// The stored object's bytes, or nil if there is none.
@@ -40,6 +31,14 @@ final class DurabilityTests: XCTestCase {
         let dir = MountFixture.runDir + "/\(tag)-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
+    }
+
+    /// A staging directory on a tmpfs of `size` (`24m`) inside `dir`; the caller unmounts it.
+    func tmpfsStaging(_ dir: String, size: String) throws -> String {
+        let staging = dir + "/staging"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        XCTAssertEqual(sh("mount -t tmpfs -o size=\(size) tmpfs \(shellQuote(staging))").status, 0)
+        return staging
     }
 
     func killMount(_ m: MountFixture) {
@@ -153,9 +152,7 @@ final class DurabilityTests: XCTestCase {
     func testSequentialWriteLargerThanTheStagingDisk() async throws {
         try await forEachServerBucket("big-stream") { server, c, bucket in
             let dir = try scratch("big-stream")
-            let staging = dir + "/staging"
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            XCTAssertEqual(sh("mount -t tmpfs -o size=256m tmpfs \(shellQuote(staging))").status, 0)
+            let staging = try tmpfsStaging(dir, size: "256m")
             defer {
                 sh("umount -l \(shellQuote(staging))")
                 try? FileManager.default.removeItem(atPath: dir)
@@ -193,9 +190,7 @@ final class DurabilityTests: XCTestCase {
     func testFullStagingDiskStoresNothing() async throws {
         try await forEachServerBucket("enospc") { server, c, bucket in
             let dir = try scratch("enospc")
-            let staging = dir + "/staging"
-            try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-            XCTAssertEqual(sh("mount -t tmpfs -o size=24m tmpfs \(shellQuote(staging))").status, 0)
+            let staging = try tmpfsStaging(dir, size: "24m")
             defer {
                 sh("umount -l \(shellQuote(staging))")
                 try? FileManager.default.removeItem(atPath: dir)

@@ -28,8 +28,7 @@ final class MetricsTests: XCTestCase {
         try await c.createBucket(bucket)
         let data = testBytes(2 << 20, seed: 77)
         try await c.putObject(bucket, key: "d/f", body: ByteBuffer(bytes: data))
-        let port = Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let port = freePort()
         let m = MountFixture(server: server)
         // direct_io: every read reaches the mount (the page cache would answer the second one).
         try m.mount(bucket, options: "metrics=127.0.0.1:\(port),direct_io")

@@ -180,3 +180,62 @@ func upload(_ c: S3Client, _ bucket: String, _ key: String, _ data: [UInt8], met
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Polls `condition` every 200 ms for up to `seconds`; answers whether it came true.
+func waitFor(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(200))
+    }
+    return false
+}
+
+/// A free TCP port on 127.0.0.1.
+func freePort() -> Int {
+    Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
+        .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+}
+
+/// The forwarding proxy of the fault tests (scripts/tcp_proxy.py) in front of a real server:
+/// killing it is "the server stopped", starting it again on the same port "the server returned".
+/// `environment` goes to the proxy (SILENT_WHEN=FILE makes it a server that never answers).
+final class TestProxy {
+    let port = freePort()
+    let target: TestServer
+    let environment: String
+    private(set) var pid: pid_t = -1
+
+    init(_ target: TestServer, environment: String = "") {
+        self.target = target
+        self.environment = environment
+    }
+
+    /// The server as seen through the proxy.
+    var server: TestServer {
+        var s = target
+        s.endpoint = (try? S3Endpoint(url: "http://127.0.0.1:\(port)", region: target.endpoint.region)) ?? target.endpoint
+        return s
+    }
+
+    /// Starts the proxy and waits until it listens; answers whether it does.
+    @discardableResult
+    func start() -> Bool {
+        pid = spawnBackground("\(environment) exec /usr/bin/python3 \(shellQuote(MountFixture.packageRoot + "/scripts/tcp_proxy.py")) \(port) \(target.endpoint.port ?? 80)")
+        for _ in 0..<100 {
+            if sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    /// Kills the proxy: the server is gone for the mount.
+    func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
+        _ = waitExit(pid, timeout: 5)
+        pid = -1
+    }
+
+    deinit { stop() }
+}

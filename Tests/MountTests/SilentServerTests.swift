@@ -28,16 +28,9 @@ final class SilentServerTests: XCTestCase {
         let dir = MountFixture.runDir + "/silent-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let silent = dir + "/silent"
-        let port = Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        let proxy = spawnBackground("SILENT_WHEN=\(shellQuote(silent)) exec /usr/bin/python3 \(shellQuote(MountFixture.packageRoot + "/scripts/tcp_proxy.py")) \(port) \(real.endpoint.port ?? 80)")
-        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
-        for _ in 0..<50 where sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status != 0 {
-            usleep(100_000)
-        }
-        var proxied = real
-        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
-        let m = MountFixture(server: proxied)
+        let proxy = TestProxy(real, environment: "SILENT_WHEN=\(shellQuote(silent))")
+        XCTAssertTrue(proxy.start())
+        let m = MountFixture(server: proxy.server)
         try m.mount(bucket, options: "ro,logfile=\(dir)/log")
         defer {
             unlink(silent)

@@ -16,16 +16,9 @@ final class StatusSyncTests: XCTestCase {
         let c = try real.client()
         let bucket = uniqueBucket("sync")
         try await c.createBucket(bucket)
-        let port = Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        let startProxy = { spawnBackground("exec /usr/bin/python3 \(shellQuote(MountFixture.packageRoot + "/scripts/tcp_proxy.py")) \(port) \(real.endpoint.port ?? 80)") }
-        var proxy = startProxy()
-        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
-        let listening = { sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 }
-        for _ in 0..<50 where !listening() { usleep(100_000) }
-        var proxied = real
-        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
-        let m = MountFixture(server: proxied)
+        let proxy = TestProxy(real)
+        XCTAssertTrue(proxy.start())
+        let m = MountFixture(server: proxy.server)
         // Background retries only every 10 minutes: what stores the files here is sync.
         try m.mount(bucket, options: "upload_retry=600,retries=2")
         defer { m.unmount() }
@@ -37,8 +30,7 @@ final class StatusSyncTests: XCTestCase {
         XCTAssertTrue(r.out.contains("every file closed before the sync is stored"), r.out)
 
         // The server is cut off: the close fails and the file waits; sync says which and fails.
-        kill(proxy, SIGKILL)
-        _ = waitExit(proxy, timeout: 5)
+        proxy.stop()
         r = sh("/usr/bin/python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT); os.write(fd, bytes(300000)); os.close(fd)' \(m.path("d/c"))")
         XCTAssertNotEqual(r.status, 0, "close reports the failed upload")
         r = sh("\(cli) status \(shellQuote(m.mountpoint)) --json")
@@ -57,8 +49,7 @@ final class StatusSyncTests: XCTestCase {
         XCTAssertTrue(r.out.contains("sync: 1 file(s)"), "plain progress lines when not on a terminal: \(r.out)")
 
         // The server is back: sync stores the file before it returns.
-        proxy = startProxy()
-        for _ in 0..<50 where !listening() { usleep(100_000) }
+        XCTAssertTrue(proxy.start())
         r = sh("\(cli) sync \(shellQuote(m.mountpoint)) \(shellQuote(m.path("d")))", timeout: 120)
         XCTAssertEqual(r.status, 0, r.out + r.err)
         let stored = try await c.headObject(bucket, key: "d/c")

@@ -10,20 +10,6 @@ import XCTest
 /// What happens to written data when the server goes away or bucketfs is killed: nothing a
 /// program wrote and closed is lost, and no partial object ever appears.
 final class WriteFailureTests: XCTestCase {
-    func freePort() -> Int {
-        Int(sh("/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'").out
-            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-    }
-
-    func waitFor(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return false
-    }
-
     /// A writer that writes `first` MiB (or units of `1 << unit` bytes), says so in `status`, waits
     /// for `go`, writes `second` more and closes; it records the outcome of close (or of the last
     /// write) in `status`.
@@ -57,15 +43,9 @@ final class WriteFailureTests: XCTestCase {
         let c = try real.client()
         let bucket = uniqueBucket("outage")
         try await c.createBucket(bucket)
-        let port = freePort()
-        let proxyScript = MountFixture.packageRoot + "/scripts/tcp_proxy.py"
-        let startProxy = { spawnBackground("exec /usr/bin/python3 \(shellQuote(proxyScript)) \(port) \(real.endpoint.port ?? 80)") }
-        var proxy = startProxy()
-        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
-        var proxied = real
-        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
-        let up = await waitFor(10) { sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 }
-        XCTAssertTrue(up, "proxy listening")
+        let proxy = TestProxy(real)
+        XCTAssertTrue(proxy.start(), "proxy listening")
+        let proxied = proxy.server
 
         let dir = MountFixture.runDir + "/outage-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -83,8 +63,7 @@ final class WriteFailureTests: XCTestCase {
         let half = await waitFor(60) { read(dir + "/status").contains("written") && read(dir + "/small-status").contains("written") }
         XCTAssertTrue(half, "writers started")
         // The server stops in the middle of the write.
-        kill(proxy, SIGKILL)
-        _ = waitExit(proxy, timeout: 5)
+        proxy.stop()
         FileManager.default.createFile(atPath: dir + "/go", contents: nil)
         XCTAssertEqual(waitExit(pid, timeout: 120), 0)
         let outcome = read(dir + "/status")
@@ -99,7 +78,7 @@ final class WriteFailureTests: XCTestCase {
         XCTAssertEqual(sh("find \(shellQuote(m.stagingDir)) -name '*.data' -size 5120c | wc -l").out, "1\n",
                        "the small file's bytes went to disk: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
         // ...and reaches the bucket once the server is back.
-        proxy = startProxy()
+        proxy.start()
         let stored = try await waitFor(90) {
             do { return try await c.headObject(bucket, key: "f").size == Int64(data.count) } catch { return false }
         }
@@ -132,16 +111,9 @@ final class WriteFailureTests: XCTestCase {
         let c = try real.client()
         let bucket = uniqueBucket("recovery")
         try await c.createBucket(bucket)
-        let port = freePort()
-        let proxyScript = MountFixture.packageRoot + "/scripts/tcp_proxy.py"
-        let startProxy = { spawnBackground("exec /usr/bin/python3 \(shellQuote(proxyScript)) \(port) \(real.endpoint.port ?? 80)") }
-        var proxy = startProxy()
-        defer { kill(proxy, SIGKILL); _ = waitExit(proxy, timeout: 5) }
-        var proxied = real
-        proxied.endpoint = try S3Endpoint(url: "http://127.0.0.1:\(port)", region: real.endpoint.region)
-        let listening = { sh("/usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", \(port)))'").status == 0 }
-        let up = await waitFor(10) { listening() }
-        XCTAssertTrue(up, "proxy listening")
+        let proxy = TestProxy(real)
+        XCTAssertTrue(proxy.start(), "proxy listening")
+        let proxied = proxy.server
         let dir = MountFixture.runDir + "/recovery-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let data = testBytes(20 << 20, seed: 9)
@@ -157,8 +129,7 @@ final class WriteFailureTests: XCTestCase {
             XCTAssertTrue(started, "writer of \(key) started")
             let streaming = (try? await waitFor(30) { try await c.listAllMultipartUploads(bucket).contains { $0.key == key } }) ?? false
             XCTAssertTrue(streaming, "\(key): streamed upload under way")
-            kill(proxy, SIGKILL)
-            _ = waitExit(proxy, timeout: 5)
+            proxy.stop()
             FileManager.default.createFile(atPath: dir + "/\(key).go", contents: nil)
             XCTAssertEqual(waitExit(pid, timeout: 120), 0)
             XCTAssertTrue(read(dir + "/\(key).status").contains("error"), "\(key): close reports the failed upload")
@@ -175,9 +146,7 @@ final class WriteFailureTests: XCTestCase {
 
         await writeThroughOutage("f")
         try await Task.sleep(for: .seconds(15))
-        proxy = startProxy()
-        let back = await waitFor(10) { listening() }
-        XCTAssertTrue(back)
+        XCTAssertTrue(proxy.start())
         let seconds = try await storedAndClean("f")
         print("recovery: \(seconds.map { String(format: "%.1f", $0) } ?? "never") s from the server's return to the object stored and no upload left")
         let left = try await c.listAllMultipartUploads(bucket)
@@ -191,9 +160,7 @@ final class WriteFailureTests: XCTestCase {
         m.unmount()
         let ledger = sh("find \(shellQuote(m.stagingDir)) -name aborts.json | wc -l").out
         XCTAssertEqual(ledger, "1\n", "the failed abort is kept: \(sh("ls -lR \(shellQuote(m.stagingDir))").out)")
-        proxy = startProxy()
-        let back2 = await waitFor(10) { listening() }
-        XCTAssertTrue(back2)
+        XCTAssertTrue(proxy.start())
         try m.mount(bucket, options: "upload_retry=1,retries=2,logfile=\(dir)/log2")
         let seconds2 = try await storedAndClean("g")
         print("recovery after a remount: \(seconds2.map { String(format: "%.1f", $0) } ?? "never") s")
