@@ -27,6 +27,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for d in "$run"/seaweedfs*; do [ -d "$d" ] && bash scripts/seaweedfs.sh stop "$d"; done
   [ -d "$run/swift/run" ] && bash "$swift_script" stop "$run/swift" >/dev/null 2>&1
+  pkill -KILL -f -- "$run/" 2>/dev/null
   rm -rf "$run"
 }
 trap cleanup EXIT

@@ -19,6 +19,8 @@ cleanup() {
   bash scripts/seaweedfs.sh stop "$run/seaweedfs"
   # Also after an interrupted start: stop whatever the backend script recorded.
   [ -d "$run/swift/run" ] && bash "$swift_script" stop "$run/swift" >/dev/null
+  # Last resort: anything a failed test started below the run directory (a cluster, a proxy).
+  pkill -KILL -f -- "$run/" 2>/dev/null
   rm -rf "$run"
 }
 trap cleanup EXIT INT TERM

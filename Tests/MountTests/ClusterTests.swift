@@ -19,7 +19,11 @@ final class ClusterTests: XCTestCase {
         let script = shellQuote(MountFixture.packageRoot + "/scripts/seaweedfs-cluster.sh")
         let started = sh("bash \(script) start \(shellQuote(dir + "/cluster"))", timeout: 120)
         XCTAssertEqual(started.status, 0, started.err)
-        defer { sh("bash \(script) stop \(shellQuote(dir + "/cluster"))") }
+        defer {
+            // Stopped before its directory (which holds the pid files) goes.
+            sh("bash \(script) stop \(shellQuote(dir + "/cluster"))")
+            try? FileManager.default.removeItem(atPath: dir)
+        }
         guard started.status == 0, let port = Int((try? String(contentsOfFile: dir + "/cluster/s3port", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") else { return }
         let env = ProcessInfo.processInfo.environment
@@ -89,6 +93,5 @@ final class ClusterTests: XCTestCase {
         m.unmount()
         await destroyBucket(c, bucket)
         try await c.shutdown()
-        try? FileManager.default.removeItem(atPath: dir)
     }
 }
