@@ -130,6 +130,20 @@ struct FuseRequest: @unchecked Sendable {
 
     func readlink(_ target: String) { fuse_reply_readlink(req, target); done() }
 
+    /// An xattr value or name list: its size when the caller asked with size 0, ERANGE when it
+    /// does not fit in `size`.
+    func xattr(_ bytes: [UInt8], size: Int) {
+        if size == 0 {
+            fuse_reply_xattr(req, bytes.count)
+            done()
+        } else if bytes.count > size {
+            error(ERANGE)
+        } else {
+            _ = bytes.withUnsafeBytes { fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+            done()
+        }
+    }
+
     func statfs(_ s: BucketFileSystem.Statistics) {
         var v = statvfs()
         v.f_bsize = UInt(s.blockSize)

@@ -75,6 +75,11 @@ enum FuseOperations {
         }
         ops.readlink = { req, ino in
             let r = FuseRequest(req, "readlink")
+            do {
+                if let t = try r.ctx.fs.readlinkCached(UInt64(ino)) { return r.readlink(t) }
+            } catch {
+                return r.fail(error, "readlink \(ino)")
+            }
             Task.immediate {
                 do { r.readlink(try await r.ctx.fs.readlink(UInt64(ino))) } catch { r.fail(error, "readlink \(ino)") }
             }
@@ -82,9 +87,10 @@ enum FuseOperations {
         ops.open = { req, ino, fi in
             let r = FuseRequest(req, "open")
             let flags = fi?.pointee.flags ?? 0
+            let caller = r.caller
             Task.immediate {
                 do {
-                    r.open(try await r.ctx.fs.open(UInt64(ino), flags: flags))
+                    r.open(try await r.ctx.fs.open(UInt64(ino), flags: flags, caller: caller))
                 } catch {
                     r.fail(error, "open \(ino)")
                 }
@@ -172,12 +178,12 @@ enum FuseOperations {
                 do { r.entry(try await r.ctx.fs.mkdir(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mkdir \(n)") }
             }
         }
-        ops.mknod = { req, parent, cname, mode, _ in
+        ops.mknod = { req, parent, cname, mode, rdev in
             let r = FuseRequest(req, "mknod")
             let n = FuseOperations.name(cname)
             let caller = r.caller
             Task.immediate {
-                do { r.entry(try await r.ctx.fs.mknod(parent: UInt64(parent), name: n, mode: UInt32(mode), caller: caller)) } catch { r.fail(error, "mknod \(n)") }
+                do { r.entry(try await r.ctx.fs.mknod(parent: UInt64(parent), name: n, mode: UInt32(mode), rdev: UInt64(rdev), caller: caller)) } catch { r.fail(error, "mknod \(n)") }
             }
         }
         ops.symlink = { req, target, parent, cname in
@@ -239,14 +245,40 @@ enum FuseOperations {
             r.statfs(r.ctx.fs.statfs())
         }
         ops.access = { req, _, _ in FuseRequest(req, "access").error(0) }
-        // ENOSYS, not ENOTSUP: on ENOSYS the kernel marks the whole connection as having no
-        // extended attributes and answers every later call itself with EOPNOTSUPP (what a user
-        // sees either way). With ENOTSUP it keeps asking: a getxattr("security.capability")
-        // round trip before every write, and one per entry under `ls -l`.
-        ops.getxattr = { req, _, _, _ in FuseRequest(req, "getxattr").error(ENOSYS) }
-        ops.listxattr = { req, _, _ in FuseRequest(req, "listxattr").error(ENOSYS) }
-        ops.setxattr = { req, _, _, _, _, _ in FuseRequest(req, "setxattr").error(ENOSYS) }
-        ops.removexattr = { req, _, _ in FuseRequest(req, "removexattr").error(ENOSYS) }
+        // Extended attributes are answered from memory (never a request: the kernel asks for
+        // security.capability before every write); only user.* are stored.
+        ops.getxattr = { req, ino, cname, size in
+            let r = FuseRequest(req, "getxattr")
+            do {
+                r.xattr(try r.ctx.fs.getxattr(UInt64(ino), name: FuseOperations.name(cname)), size: size)
+            } catch {
+                r.fail(error, "getxattr")
+            }
+        }
+        ops.listxattr = { req, ino, size in
+            let r = FuseRequest(req, "listxattr")
+            do {
+                let names = try r.ctx.fs.listxattr(UInt64(ino))
+                r.xattr(names.flatMap { Array($0.utf8) + [0] }, size: size)
+            } catch {
+                r.fail(error, "listxattr")
+            }
+        }
+        ops.setxattr = { req, ino, cname, value, size, flags in
+            let r = FuseRequest(req, "setxattr")
+            let n = FuseOperations.name(cname)
+            let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            Task.immediate {
+                do { try await r.ctx.fs.setxattr(UInt64(ino), name: n, value: bytes, flags: flags); r.error(0) } catch { r.fail(error, "setxattr \(n)") }
+            }
+        }
+        ops.removexattr = { req, ino, cname in
+            let r = FuseRequest(req, "removexattr")
+            let n = FuseOperations.name(cname)
+            Task.immediate {
+                do { try await r.ctx.fs.removexattr(UInt64(ino), name: n); r.error(0) } catch { r.fail(error, "removexattr \(n)") }
+            }
+        }
         return ops
     }
 

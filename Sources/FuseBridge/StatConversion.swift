@@ -12,7 +12,10 @@ enum StatConversion {
         var st = Glibc.stat()
         st.st_ino = UInt(ino)
         st.st_mode = a.stMode
-        st.st_nlink = a.kind == .directory ? 2 : 1
+        // Directories too: 1 is the "unknown" count `find` understands (a listing does not say
+        // how many subdirectories a directory has without reading all of it).
+        st.st_nlink = 1
+        st.st_rdev = UInt(a.rdev)
         st.st_uid = a.uid
         st.st_gid = a.gid
         st.st_size = Int(a.size)

@@ -13,12 +13,14 @@ public struct AttributeChanges: Sendable {
     public var size: Int64?
     public var atime: Timestamp?
     public var mtime: Timestamp?
+    /// The whole new set of extended attributes (setxattr, removexattr).
+    public var xattrs: [String: [UInt8]]?
     public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, size: Int64? = nil,
                 atime: Timestamp? = nil, mtime: Timestamp? = nil) {
         self.mode = mode; self.uid = uid; self.gid = gid; self.size = size; self.atime = atime; self.mtime = mtime
     }
 
-    var changesMetadata: Bool { mode != nil || uid != nil || gid != nil || atime != nil || mtime != nil }
+    var changesMetadata: Bool { mode != nil || uid != nil || gid != nil || atime != nil || mtime != nil || xattrs != nil }
 
     func apply(to a: inout NodeAttributes) {
         if let m = mode { a.mode = m & 0o7777 }
@@ -26,6 +28,7 @@ public struct AttributeChanges: Sendable {
         if let g = gid { a.gid = g }
         if let t = atime { a.atime = t }
         if let t = mtime { a.mtime = t }
+        if let x = xattrs { a.xattrs = x }
         a.ctime = .now()
     }
 }

@@ -32,8 +32,11 @@ extension BucketFileSystem {
             var a = n.attributes
             changes.apply(to: &a)
             if !n.key.isEmpty {
+                let parentRecord = ino == InodeTable.rootIno ? nil : KeyNames.parentPrefix(ofKey: n.key)
+                if let parentRecord { try await records.ensure(parentRecord) }
                 try await client.putObject(bucket, key: n.key + "/", body: ByteBuffer(), contentType: Self.directoryContentType,
                                            metadata: MetadataCodec.encode(a))
+                if let parentRecord { await records.changed(parentRecord) }
             }
             inodes.update(ino) { $0.attributes = a }
             remember(n.key, a)
@@ -60,8 +63,10 @@ extension BucketFileSystem {
         changes.apply(to: &a)
         let meta = (n.userMetadata ?? [:]).filter { !MetadataCodec.ownedNames.contains($0.key) }
             .merging(MetadataCodec.encode(a)) { _, new in new }
+        try await records.ensure(KeyNames.parentPrefix(ofKey: n.key))
         let result = try await serverCopy.copy(n.key, to: n.key, size: n.attributes.size, etag: nil,
                                                replacing: ServerCopy.Replacement(metadata: meta, contentType: n.contentType))
+        await records.changed(KeyNames.parentPrefix(ofKey: n.key))
         a.etag = result.etag.isEmpty ? a.etag : result.etag
         a.stored = result.stored
         remember(n.key, a)

@@ -39,7 +39,10 @@ extension BucketFileSystem {
 
     func store(_ file: StagedFile, ino: UInt64) async throws {
         do {
+            // The directory has a record before the object with metadata is stored in it.
+            if await file.needsUpload { try await records.ensure(KeyNames.parentPrefix(ofKey: await file.key)) }
             if let stored = try await file.flush() {
+                await records.changed(KeyNames.parentPrefix(ofKey: stored.key))
                 var attrs = stored.attributes
                 attrs.etag = stored.etag
                 remember(stored.key, attrs)
@@ -49,6 +52,7 @@ extension BucketFileSystem {
                     n.attributes.etag = stored.etag
                     n.lastOpenedETag = stored.etag
                     n.headChecked = true
+                    n.checkedAt = MonotonicClock.now()
                     // What was just stored: a later chmod or utimens needs no HEAD to learn it.
                     n.userMetadata = meta
                     n.contentType = type

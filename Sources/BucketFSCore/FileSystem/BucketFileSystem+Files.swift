@@ -40,6 +40,12 @@ extension BucketFileSystem {
     public func write(_ fh: UInt64, offset: Int64, data: ByteBuffer) async throws -> Int {
         guard let f = handles.withLock({ $0.files[fh] }), f.writable else { throw FSError(EBADF) }
         guard let file = stagedFile(f.ino) else { throw FSError(EIO, "no staged file for an open writer") }
+        if f.clearsSetID {
+            handles.withLock { $0.files[fh]?.clearsSetID = false }
+            let mode = await file.attributes.mode
+            let cleared = mode & ~UInt32(S_ISUID) & ~(mode & UInt32(S_IXGRP) != 0 ? UInt32(S_ISGID) : 0)
+            if cleared != mode { mirror(f.ino, await file.setAttributes { $0.mode = cleared; $0.ctime = .now() }) }
+        }
         mirror(f.ino, try await file.write(data, at: offset))
         return data.readableBytes
     }

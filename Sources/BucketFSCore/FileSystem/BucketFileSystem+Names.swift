@@ -9,13 +9,12 @@ import S3
 extension BucketFileSystem {
 
     public func mkdir(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws -> Node {
-        try requireWritable()
-        try checkedName(name)
-        let dir = try directory(parent)
-        let key = dir.childPrefix + name
+        let (dir, key) = try newName(parent, name)
         let attrs = NodeAttributes(kind: .directory, size: 0, mode: mode & 0o7777, uid: caller.uid, gid: caller.gid, mtime: .now())
+        try await records.ensure(dir.childPrefix)
         try await client.putObject(bucket, key: key + "/", body: ByteBuffer(), contentType: Self.directoryContentType,
                                    metadata: MetadataCodec.encode(attrs))
+        await records.changed(dir.childPrefix)
         negative.remove(parent: parent, name: name)
         remember(key, attrs)
         let n = inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
@@ -24,30 +23,43 @@ extension BucketFileSystem {
         return n
     }
 
-    /// mknod(2) of a regular file: an empty object. Other kinds have no place in a bucket.
-    public func mknod(parent: UInt64, name: String, mode: UInt32, caller: Caller) async throws -> Node {
-        try requireWritable()
-        guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) || mode & UInt32(S_IFMT) == 0 else { throw FSError(EPERM) }
-        try checkedName(name)
-        let dir = try directory(parent)
-        let key = dir.childPrefix + name
-        var attrs = NodeAttributes(kind: .file, size: 0, mode: mode & 0o7777, uid: caller.uid, gid: caller.gid, mtime: .now())
-        attrs.etag = try await client.putObject(bucket, key: key, body: ByteBuffer(), metadata: MetadataCodec.encode(attrs))
-        negative.remove(parent: parent, name: name)
-        remember(key, attrs)
-        return inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
+    /// mknod(2): an empty object whose `mode` metadata carries the file type, and a device's
+    /// number in `rdev` (as s3fs stores them). A fifo, socket or device is opened by the kernel
+    /// itself; the object only keeps the node.
+    public func mknod(parent: UInt64, name: String, mode: UInt32, rdev: UInt64 = 0, caller: Caller) async throws -> Node {
+        let kind = mode & UInt32(S_IFMT) == 0 ? NodeKind.file : NodeKind(mode: mode)
+        guard let kind, kind != .directory, kind != .symlink else { throw FSError(EINVAL) }
+        var attrs = NodeAttributes(kind: kind, size: 0, mode: mode & 0o7777, uid: caller.uid, gid: caller.gid, mtime: .now())
+        if kind == .characterDevice || kind == .blockDevice { attrs.rdev = rdev }
+        return try await storeEmpty(parent: parent, name: name, attrs, body: ByteBuffer())
     }
 
     /// symlink(2): an object whose body is the target, with S_IFLNK in its mode (as s3fs stores it).
     public func symlink(target: String, parent: UInt64, name: String, caller: Caller) async throws -> Node {
-        try requireWritable()
-        try checkedName(name)
         guard !target.isEmpty, target.utf8.count < 4096 else { throw FSError(ENAMETOOLONG) }
-        let dir = try directory(parent)
-        let key = dir.childPrefix + name
         var attrs = NodeAttributes(kind: .symlink, size: Int64(target.utf8.count), mode: 0o777, uid: caller.uid,
                                    gid: caller.gid, mtime: .now())
-        attrs.etag = try await client.putObject(bucket, key: key, body: ByteBuffer(string: target), metadata: MetadataCodec.encode(attrs))
+        attrs.linkTarget = target
+        return try await storeEmpty(parent: parent, name: name, attrs, body: ByteBuffer(string: target))
+    }
+
+    /// The directory and key of a name about to be made: EEXIST if it is known to exist.
+    func newName(_ parent: UInt64, _ name: String) throws -> (Node, String) {
+        try requireWritable()
+        try checkedName(name)
+        let dir = try directory(parent)
+        if inodes.child(of: parent, named: name) != nil { throw FSError(EEXIST) }
+        return (dir, dir.childPrefix + name)
+    }
+
+    /// Stores a node that is one small object written at once (symlink, fifo, socket, device,
+    /// empty file from mknod).
+    private func storeEmpty(parent: UInt64, name: String, _ attributes: NodeAttributes, body: ByteBuffer) async throws -> Node {
+        let (dir, key) = try newName(parent, name)
+        var attrs = attributes
+        try await records.ensure(dir.childPrefix)
+        attrs.etag = try await client.putObject(bucket, key: key, body: body, metadata: MetadataCodec.encode(attrs))
+        await records.changed(dir.childPrefix)
         negative.remove(parent: parent, name: name)
         remember(key, attrs)
         return inodes.upsert(parent: parent, name: name, key: key, attributes: attrs, validUntil: ttlDeadline)
@@ -68,8 +80,8 @@ extension BucketFileSystem {
     /// Whether anything is stored (or being written) below directory key `key`.
     func hasChildren(_ key: String) async throws -> Bool {
         let prefix = key + "/"
-        let page = try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, maxKeys: 2))
-        if page.objects.contains(where: { $0.key != prefix }) || !page.commonPrefixes.isEmpty { return true }
+        let page = try await client.listObjects(bucket, ListObjectsRequest(prefix: prefix, maxKeys: 3))
+        if page.objects.contains(where: { $0.key != prefix && $0.key != DirectoryRecords.key(prefix) }) || !page.commonPrefixes.isEmpty { return true }
         let files = staged.withLock { Array($0.values) }
         for f in files {
             let (k, gone) = (await f.key, await f.unlinked)
@@ -83,6 +95,9 @@ extension BucketFileSystem {
         let dir = try directory(parent)
         let key = dir.childPrefix + name
         if try await hasChildren(key) { throw FSError(ENOTEMPTY) }
+        // The record first, the marker last: the directory never vanishes while it holds something.
+        try await client.deleteObject(bucket, key: DirectoryRecords.key(key + "/"))
+        await records.removed(key + "/")
         try await client.deleteObject(bucket, key: key + "/")
         inodes.unlinkName(parent: parent, name: name)
         negative.insert(parent: parent, name: name)

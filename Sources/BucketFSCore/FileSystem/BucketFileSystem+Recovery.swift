@@ -75,9 +75,9 @@ extension BucketFileSystem {
         }
         retries?.cancel()
         await retries?.value
-        // Closed files not stored yet get one more try, for at most `unmountSyncSeconds`; what is
-        // left stays staged for the next mount.
-        if !(staged.withLock { $0.isEmpty }) {
+        // Closed files not stored yet get one more try, and changed directories' metadata records
+        // are written, for at most `unmountSyncSeconds`; files left stay staged for the next mount.
+        do {
             let attempt = Task { await self.sync() }
             let limit = config.unmountSyncSeconds
             let timer = Task {

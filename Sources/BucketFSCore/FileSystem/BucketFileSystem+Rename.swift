@@ -32,15 +32,19 @@ extension BucketFileSystem {
         }
         if src.isDirectory {
             guard !(newKey + "/").hasPrefix(src.key + "/") else { throw FSError(EINVAL) }
-            try await renameDirectory(from: src.key, to: newKey)
+            try await records.ensure(to.childPrefix)
             memo.move(prefix: src.key + "/", to: newKey + "/")
+            try await renameDirectory(from: src.key, to: newKey)
         } else {
+            try await records.ensure(to.childPrefix)
             try await renameFile(src, to: newKey)
         }
         if let dst, !dst.isDirectory, let f = stagedFile(dst.ino) {
             await f.markUnlinked()
             if !isOpen(dst.ino) { await dropStaged(dst.ino, f) }
         }
+        await records.changed(KeyNames.parentPrefix(ofKey: src.key))
+        await records.changed(to.childPrefix)
         inodes.move(src.ino, to: newParent, name: newName, key: newKey)
         negative.remove(parent: newParent, name: newName)
         negative.insert(parent: parent, name: name)
@@ -122,10 +126,23 @@ extension BucketFileSystem {
             token = page.nextToken
         } while token != nil
         var newETags: [String: String] = [:]
-        try await forEachConcurrently(keys, limit: 16, { o in
+        var copies: [String: (etag: String, stored: Timestamp?)] = [:]
+        // Records are not copied but written anew below, for the copies' versions.
+        let recordKeys = keys.filter { $0.key.hasSuffix("/" + DirectoryRecord.objectName) }.map(\.key)
+        let objects = keys.filter { !$0.key.hasSuffix("/" + DirectoryRecord.objectName) }
+        try await forEachConcurrently(objects, limit: 16, { o in
             let target = newPrefix + o.key.dropFirst(prefix.count)
-            return (target, try await self.copyObject(o.key, to: target, size: o.size))
-        }, each: { (k: String, e: String) in newETags[k] = e })
+            return (target, try await self.copyObjectVersion(o.key, to: target, size: o.size))
+        }, each: { (k: String, e: (etag: String, stored: Timestamp?)) in
+            newETags[k] = e.etag
+            copies[k] = e
+        })
+        for k in recordKeys {
+            let dir = String(k.dropLast(DirectoryRecord.objectName.count))
+            let newDir = newPrefix + dir.dropFirst(prefix.count)
+            try await records.moved(from: dir, to: newDir, copies: copies)
+        }
+        for (k, c) in copies { if let stored = c.stored { memo.update(k, etag: nil) { $0.etag = c.etag; $0.stored = stored } } }
         try await DeepestFirstDelete(client: client, bucket: bucket).delete(keys.map(\.key))
         for (_, f) in files {
             let k = await f.key

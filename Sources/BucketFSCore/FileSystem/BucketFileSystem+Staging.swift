@@ -104,6 +104,7 @@ extension BucketFileSystem {
     func checkedName(_ name: String) throws {
         guard name.utf8.count <= KeyNames.maxNameBytes else { throw FSError(ENAMETOOLONG) }
         guard KeyNames.isValidName(name) else { throw FSError(EINVAL, "invalid name") }
+        guard name != DirectoryRecord.objectName else { throw FSError(EPERM, "\(name) is reserved for directories' metadata records") }
     }
 
     func directory(_ parent: UInt64) throws -> Node {

@@ -73,6 +73,8 @@ extension BucketFileSystem {
             state.bytesDone += size
             progress(state)
         }
+        // The metadata records of changed directories are written now too.
+        await records.flushAll()
         return failed
     }
 

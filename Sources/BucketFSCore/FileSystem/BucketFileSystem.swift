@@ -17,6 +17,8 @@ public final class BucketFileSystem: Sendable {
     public let reader: ObjectReader
     let negative: NegativeCache
     let memo = MetadataMemo()
+    /// The directories' metadata records (see `DirectoryRecord`).
+    let records: DirectoryRecords
     let logger: Logger
 
     /// When the mount started: the times of directories that have no marker object.
@@ -33,6 +35,9 @@ public final class BucketFileSystem: Sendable {
         /// Until when a read of this handle answers ETIMEDOUT at once: the kernel re-reads at
         /// once a range whose read-ahead failed, and that re-read would wait a second timeout.
         var timedOutUntil: UInt64 = 0
+        /// A write through this handle clears the set-user-ID and set-group-ID bits (a writer
+        /// without CAP_FSETID, as the kernel does for writes through the page cache).
+        var clearsSetID = false
     }
 
     struct Handles {
@@ -102,6 +107,10 @@ public final class BucketFileSystem: Sendable {
         let root = NodeAttributes(kind: .directory, size: 0, mode: config.ownership.dirMode, uid: config.ownership.uid,
                                   gid: config.ownership.gid, mtime: now)
         inodes = InodeTable(rootKey: config.prefix, rootAttributes: root)
+        records = DirectoryRecords(client: client, bucket: config.bucket, memo: memo, readOnly: config.readOnly,
+                                   logger: logger) { [config, now] isDir in
+            Self.listingAttributes(nil, isDirectory: isDir, config: config, startTime: now)
+        }
         negative = NegativeCache(ttl: config.negativeTTL)
         let disk = try config.diskCacheDirectory.map {
             try DiskCache(directory: $0, capacity: config.diskCacheBytes, bucket: config.bucket, blockSize: config.blockSize, logger: logger)
@@ -188,7 +197,7 @@ public final class BucketFileSystem: Sendable {
         let dir = try node(parent)
         guard dir.isDirectory else { throw FSError(ENOTDIR) }
         guard name.utf8.count <= KeyNames.maxNameBytes else { throw FSError(ENAMETOOLONG) }
-        guard KeyNames.isValidName(name) else { throw FSError.notFound }
+        guard KeyNames.isValidName(name), name != DirectoryRecord.objectName else { throw FSError.notFound }
         if let n = inodes.child(of: parent, named: name), n.validUntil > MonotonicClock.now() {
             inodes.addLookup(n.ino)
             return n
@@ -215,6 +224,8 @@ public final class BucketFileSystem: Sendable {
                 // what chmod and utimens here store): one more HEAD, for directories that have one.
                 if let m = try? await headIfExists(marker.key) {
                     attrs = attributes(for: m, isDirectory: true)
+                    // A marker without metadata (SeaweedFS keeps none): the parent's record.
+                    if !attrs.hasMetadata, let a = await records.current(dir.childPrefix)?.directories[name] { attrs = a }
                     remember(key, attrs)
                 }
             }
@@ -269,6 +280,7 @@ public final class BucketFileSystem: Sendable {
         inodes.update(n.ino) {
             $0.attributes = attrs; $0.validUntil = deadline; $0.userMetadata = info.metadata; $0.contentType = info.contentType
             $0.headChecked = true
+            $0.checkedAt = MonotonicClock.now()
         }
         var m = n
         m.headChecked = true
@@ -279,12 +291,24 @@ public final class BucketFileSystem: Sendable {
         return m
     }
 
-    public func readlink(_ ino: UInt64) async throws -> String {
+    /// A symlink's target known without a request (made here, or vouched for by a record).
+    public func readlinkCached(_ ino: UInt64) throws -> String? {
         let n = try node(ino)
         guard n.attributes.kind == .symlink else { throw FSError(EINVAL) }
+        return n.attributes.linkTarget
+    }
+
+    public func readlink(_ ino: UInt64) async throws -> String {
+        if let t = try readlinkCached(ino) { return t }
+        let n = try node(ino)
         let out = try await client.getObject(bucket, key: n.key, maxBytes: 4096)
         guard let body = out.body else { throw FSError(EIO) }
-        return String(decoding: body.readableBytesView, as: UTF8.self)
+        let target = String(decoding: body.readableBytesView, as: UTF8.self)
+        inodes.update(ino) { if $0.attributes.etag == out.info.etag { $0.attributes.linkTarget = target } }
+        var a = n.attributes
+        a.linkTarget = target
+        if a.etag == out.info.etag { memo.update(n.key, etag: out.info.etag) { $0.linkTarget = target } }
+        return target
     }
 
     // MARK: directories
@@ -292,8 +316,11 @@ public final class BucketFileSystem: Sendable {
     public func openDirectory(_ ino: UInt64) throws -> UInt64 {
         let n = try node(ino)
         guard n.isDirectory else { throw FSError(ENOTDIR) }
-        let stream = DirectoryStream(client: client, bucket: bucket, prefix: n.childPrefix, pageSize: config.listPageSize,
-                                     logger: logger) { [config, startTime] object, isDir in
+        let prefix = n.childPrefix
+        let stream = DirectoryStream(client: client, bucket: bucket, prefix: prefix, pageSize: config.listPageSize,
+                                     logger: logger, recordLoader: { [records] summary, settled in
+            settled ? await records.listed(prefix, record: summary) : await records.read(prefix)
+        }) { [config, startTime] object, isDir in
             Self.listingAttributes(object, isDirectory: isDir, config: config, startTime: startTime)
         }
         return handles.withLock { h in
@@ -326,27 +353,13 @@ public final class BucketFileSystem: Sendable {
             let parent = inodes.node(dir.parent) ?? dir
             out.append(ListedEntry(name: "..", ino: parent.ino, attributes: parent.attributes, nextOffset: 2))
         }
-        var entries = try await stream.entries(from: max(0, offset - 2), limit: max(1, limit - out.count))
-        if config.posixMetadata { entries = try await withPosixMetadata(entries, dir: dir) }
-        let now = MonotonicClock.now()
+        let entries = try await resolved(try await stream.entries(from: max(0, offset - 2), limit: max(1, limit - out.count)),
+                                         record: await stream.record, dir: dir)
         for e in entries {
             var listed = ListedEntry(name: e.name, ino: 0, attributes: e.attributes, nextOffset: e.nextOffset + 2)
-            let existing = inodes.child(of: ino, named: e.name).flatMap { n -> Node? in
-                guard Self.listingAgrees(n, e.attributes) else { return nil }
-                // A fresher node (from lookup or HEAD) keeps its attributes; so does a known
-                // symlink whose object is unchanged (a listing cannot tell symlinks from files).
-                if n.validUntil > now { return n }
-                if n.attributes.kind == .symlink, n.attributes.etag != nil, n.attributes.etag == e.attributes.etag { return n }
-                return nil
-            }
-            if let existing {
-                listed.attributes = existing.attributes
-            } else if let known = recall(dir.childPrefix + e.name, e.attributes) {
-                listed.attributes = known
-            }
             if plus {
                 let key = dir.childPrefix + e.name
-                if let existing {
+                if let existing = inodes.child(of: ino, named: e.name), existing.attributes == e.attributes {
                     listed.ino = existing.ino
                 } else {
                     listed.ino = inodes.upsert(parent: ino, name: e.name, key: key, attributes: listed.attributes,
@@ -359,9 +372,65 @@ public final class BucketFileSystem: Sendable {
         return out
     }
 
+    /// The attributes listed entries show: a node's fresher ones, or what this mount remembers
+    /// of the listed version, or what the directory's record vouches for; with a record (or
+    /// `-o posix_metadata`), a HEAD of each entry none of those covers (of a subdirectory's
+    /// marker, for subdirectories the record names).
+    func resolved(_ entries: [DirectoryEntry], record: DirectoryRecord?, dir: Node) async throws -> [DirectoryEntry] {
+        var out = entries
+        var unknown: [Int] = []
+        let now = MonotonicClock.now()
+        let plainFile = attributes(for: nil, isDirectory: false)
+        for (i, e) in entries.enumerated() {
+            let key = dir.childPrefix + e.name
+            if let n = inodes.child(of: dir.ino, named: e.name), Self.listingAgrees(n, e.attributes),
+               n.validUntil > now || (n.attributes.kind != .file && n.attributes.kind != .directory
+                                      && n.attributes.etag != nil && n.attributes.etag == e.attributes.etag) {
+                // A fresher node (from lookup or HEAD) keeps its attributes; so does a known
+                // symlink or special file whose object is unchanged.
+                out[i].attributes = n.attributes
+            } else if let known = recall(key, e.attributes) {
+                out[i].attributes = known
+            } else if e.attributes.kind == .directory {
+                if config.posixMetadata || record?.directories[e.name] != nil { unknown.append(i) }
+            } else if let vouched = record?.attributes(of: e.name, listed: e.attributes, defaults: plainFile) {
+                out[i].attributes = vouched
+                memo.remember(key, vouched)
+            } else if config.posixMetadata || record != nil {
+                unknown.append(i)
+            }
+        }
+        guard !unknown.isEmpty else { return out }
+        let prefix = dir.childPrefix
+        try await forEachConcurrently(unknown, limit: config.metadataConcurrency, { i in
+            // A directory's metadata is on its marker, if it has one.
+            (i, try await self.headIfExists(prefix + entries[i].name + (entries[i].attributes.kind == .directory ? "/" : "")))
+        }, each: { (i: Int, info: ObjectInfo?) in
+            let isDir = entries[i].attributes.kind == .directory
+            // A marker without metadata (SeaweedFS keeps none): the record's attributes.
+            if isDir, info.map({ !attributes(for: $0, isDirectory: true).hasMetadata }) ?? true,
+               let a = record?.directories[entries[i].name] {
+                out[i].attributes = a
+                return
+            }
+            guard let info else { return }
+            var attrs = attributes(for: info, isDirectory: isDir)
+            if attrs.kind != .directory {
+                // Kept under the listed version, which is what later listings and the record compare.
+                attrs = attrs.refreshed(etag: entries[i].attributes.etag ?? info.etag, size: entries[i].attributes.size,
+                                        stored: entries[i].attributes.stored ?? info.lastModified ?? .now())
+            }
+            remember(prefix + entries[i].name, attrs)
+            out[i].attributes = attrs
+        })
+        if record != nil { await records.changed(prefix) }
+        return out
+    }
+
     /// Attributes this mount read or wrote earlier for the listed object, if it is unchanged.
     func recall(_ key: String, _ listed: NodeAttributes) -> NodeAttributes? {
         if listed.kind == .directory { return memo.recall(key + "/", etag: nil) }
+        guard listed.etag != nil else { return nil }
         guard var a = memo.recall(key, etag: listed.etag, size: listed.size, stored: listed.stored) else { return nil }
         a.size = listed.size
         a.stored = listed.stored
@@ -371,33 +440,6 @@ public final class BucketFileSystem: Sendable {
     /// Whether a listing entry can be node `n`: same kind, or a symlink listed as a file.
     static func listingAgrees(_ n: Node, _ listed: NodeAttributes) -> Bool {
         n.attributes.kind == listed.kind || (n.attributes.kind == .symlink && listed.kind == .file)
-    }
-
-    /// HEADs the files of a listing page (at most `metadataConcurrency` at once) for POSIX metadata.
-    func withPosixMetadata(_ entries: [DirectoryEntry], dir: Node) async throws -> [DirectoryEntry] {
-        var out = entries
-        let now = MonotonicClock.now()
-        let todo = entries.indices.filter { i in
-            if let n = inodes.child(of: dir.ino, named: entries[i].name), n.validUntil > now { return false }
-            return true
-        }
-        let prefix = dir.childPrefix
-        try await forEachConcurrently(todo, limit: config.metadataConcurrency, { i in
-            // A directory's metadata is on its marker, if it has one.
-            (i, try await self.headIfExists(prefix + entries[i].name + (entries[i].attributes.kind == .directory ? "/" : "")))
-        }, each: { (i: Int, info: ObjectInfo?) in
-            guard let info else { return }
-            var attrs = attributes(for: info, isDirectory: entries[i].attributes.kind == .directory)
-            attrs.size = entries[i].attributes.size
-            remember(prefix + entries[i].name, attrs)
-            out[i].attributes = attrs
-        })
-        for i in out.indices {
-            if let n = inodes.child(of: dir.ino, named: out[i].name), n.validUntil > now, Self.listingAgrees(n, out[i].attributes) {
-                out[i].attributes = n.attributes
-            }
-        }
-        return out
     }
 
     // MARK: files
@@ -433,22 +475,31 @@ public final class BucketFileSystem: Sendable {
         return f.ino
     }
 
-    public func open(_ ino: UInt64, flags: Int32) async throws -> Opened {
+    /// `caller` nil: a process allowed to keep set-user-ID bits on write (CAP_FSETID).
+    public func open(_ ino: UInt64, flags: Int32, caller: Caller? = nil) async throws -> Opened {
         var n = try node(ino)
         guard !n.isDirectory else { throw FSError(EISDIR) }
         let writable = flags & O_ACCMODE != O_RDONLY
         let truncate = flags & O_TRUNC != 0
         if (writable || truncate) && config.readOnly { throw FSError.readOnly }
         let staged = stagedFile(ino) != nil
-        // A writer starts from what HEAD says (If-Match and copy sources use HEAD's ETag).
-        if !staged && (n.validUntil <= MonotonicClock.now() || ((writable || truncate) && n.attributes.etag != nil && !n.headChecked)) {
+        // A writer starts from what HEAD says (If-Match and copy sources use HEAD's ETag). On a
+        // read-write mount, an open sees what another client stored before it (close-to-open):
+        // attributes older than `closeToOpenSeconds` are checked with a HEAD.
+        let now = MonotonicClock.now()
+        let closeToOpen = !config.readOnly && now > n.checkedAt &+ UInt64(config.closeToOpenSeconds * 1e9)
+        if !staged && (n.validUntil <= now || closeToOpen || ((writable || truncate) && n.attributes.etag != nil && !n.headChecked)) {
+            let before = n.attributes.etag
             n = try await refresh(n)
+            // Another version: the kernel's cached size and pages of the old one go.
+            if before != nil, n.attributes.etag != before, let forget = forgetCached.withLock({ $0 }) { await forget(ino) }
         }
         let etag = n.attributes.etag ?? ""
         let object = ObjectVersion(key: n.key, etag: etag, size: n.attributes.size)
-        let file = OpenFile(ino: ino, object: object,
+        var file = OpenFile(ino: ino, object: object,
                             prefetcher: Prefetcher(blockSize: Int64(config.blockSize), maxWindow: Int64(config.maxPrefetchWindow), alignment: Int64(config.chunkSize)),
                             writable: writable)
+        file.clearsSetID = writable && (caller.map { $0.uid != 0 } ?? false)
         let added = try addHandle(file, stageFrom: writable || truncate ? n : nil, wantsDirect: wantsDirect(flags))
         let (fh, stagedFile, direct) = (added.fh, added.staged, added.direct)
         var keep = false

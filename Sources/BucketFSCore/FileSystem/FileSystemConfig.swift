@@ -8,6 +8,9 @@ public struct FileSystemConfig: Sendable {
     public var ownership: OwnershipDefaults
     /// Seconds attributes and names are trusted without asking S3.
     public var metadataTTL: Double = 60
+    /// An open on a read-write mount checks attributes older than this with a HEAD, so it sees
+    /// what another client stored before it (close-to-open consistency).
+    public var closeToOpenSeconds: Double = 1
     /// Seconds a missing name is remembered as missing.
     public var negativeTTL: Double = 10
     /// HEAD every listed file for its POSIX metadata (s3fs's behaviour) instead of trusting the listing.

@@ -22,21 +22,14 @@ public enum MetadataCodec {
         return Timestamp(seconds: sec, nanoseconds: nanos)
     }
 
-    public static func kind(ofMode mode: UInt32) -> NodeKind? {
-        switch mode & UInt32(S_IFMT) {
-        case UInt32(S_IFREG): return .file
-        case UInt32(S_IFDIR): return .directory
-        case UInt32(S_IFLNK): return .symlink
-        default: return nil
-        }
-    }
+    public static func kind(ofMode mode: UInt32) -> NodeKind? { NodeKind(mode: mode) }
 
     /// Attributes of an object from its metadata (HEAD) or, with `metadata` empty, from a listing.
     public static func attributes(size: Int64, etag: String?, lastModified: Timestamp?, metadata: [String: String],
                                   isDirectory: Bool, defaults: OwnershipDefaults) -> NodeAttributes {
         let rawMode = metadata["mode"].flatMap { UInt32($0.trimmingCharacters(in: .whitespaces)) }
         var nodeKind: NodeKind = isDirectory ? .directory : .file
-        if !isDirectory, let m = rawMode, kind(ofMode: m) == .symlink { nodeKind = .symlink }
+        if !isDirectory, let m = rawMode, let k = kind(ofMode: m), k != .directory { nodeKind = k }
         let mode = rawMode.map { $0 & 0o7777 } ?? (isDirectory ? defaults.dirMode : defaults.fileMode)
         let mtime = parseTime(metadata["mtime"]) ?? lastModified ?? Timestamp(seconds: 0)
         return NodeAttributes(kind: nodeKind, size: isDirectory ? 0 : size, mode: mode,
@@ -44,7 +37,9 @@ public enum MetadataCodec {
                               gid: metadata["gid"].flatMap { UInt32($0) } ?? defaults.gid,
                               mtime: mtime, ctime: parseTime(metadata["ctime"]) ?? mtime,
                               atime: parseTime(metadata["atime"]) ?? mtime, etag: etag)
-            .with(stored: lastModified)
+            .with(stored: lastModified, hasMetadata: metadata.keys.contains { ownedNames.contains($0) })
+            .with(rdev: nodeKind == .characterDevice || nodeKind == .blockDevice ? metadata["rdev"].flatMap { UInt64($0) } ?? 0 : 0,
+                  xattrs: metadata["xattr"].flatMap { ExtendedAttributes.decode($0) } ?? [:])
     }
 }
 
@@ -58,11 +53,16 @@ extension MetadataCodec {
 
     /// The s3fs metadata for `a`: `mode` (decimal st_mode with the type bits), `uid`, `gid`,
     /// `mtime`, `ctime`, `atime` (seconds, with `.nnnnnnnnn` when there are nanoseconds).
+    /// Devices add `rdev` (decimal dev_t) and extended attributes `xattr` (s3fs's encoding, see
+    /// `ExtendedAttributes`).
     public static func encode(_ a: NodeAttributes) -> [String: String] {
-        ["mode": String(a.stMode), "uid": String(a.uid), "gid": String(a.gid),
-         "mtime": formatTime(a.mtime), "ctime": formatTime(a.ctime), "atime": formatTime(a.atime)]
+        var m = ["mode": String(a.stMode), "uid": String(a.uid), "gid": String(a.gid),
+                 "mtime": formatTime(a.mtime), "ctime": formatTime(a.ctime), "atime": formatTime(a.atime)]
+        if a.kind == .characterDevice || a.kind == .blockDevice { m["rdev"] = String(a.rdev) }
+        if !a.xattrs.isEmpty { m["xattr"] = ExtendedAttributes.encode(a.xattrs) }
+        return m
     }
 
     /// Metadata names this codec owns; any other user metadata is carried along unchanged.
-    public static let ownedNames: Set<String> = ["mode", "uid", "gid", "mtime", "ctime", "atime"]
+    public static let ownedNames: Set<String> = ["mode", "uid", "gid", "mtime", "ctime", "atime", "rdev", "xattr"]
 }

@@ -27,14 +27,17 @@ public final class MetadataMemo: Sendable {
         }
     }
 
-    /// The remembered attributes of `key` if its object is still the one with `etag` (or, for a
-    /// server that lists an object under another ETag than it answers with, the one of the same
-    /// size written at the same second).
+    /// The remembered attributes of `key` if its object is still the one with `etag` (and, when
+    /// both are known, the same LastModified second: a copy onto itself that changed only the
+    /// metadata keeps the ETag), or, for a server that lists an object under another ETag than
+    /// it answers with, the one of the same size written at the same second.
     public func recall(_ key: String, etag: String?, size: Int64? = nil, stored: Timestamp? = nil) -> NodeAttributes? {
         entries.withLock { e in
             guard let entry = e[key] else { return nil }
-            let sameVersion = entry.etag == etag
-                || (stored != nil && entry.attributes.stored?.seconds == stored?.seconds && entry.attributes.size == size)
+            let known = entry.attributes.stored
+            let sameStored = known != nil && stored != nil && known?.seconds == stored?.seconds
+            let sameVersion = (entry.etag == etag && (known == nil || stored == nil || sameStored))
+                || (sameStored && entry.attributes.size == size)
             guard sameVersion else { return nil }
             e.removeValue(forKey: key)
             e[key] = entry
@@ -50,6 +53,17 @@ public final class MetadataMemo: Sendable {
                 e.removeValue(forKey: k)
                 e[newPrefix + k.dropFirst(prefix.count)] = v
             }
+        }
+    }
+
+    /// Changes the remembered attributes of `key` if they are for the object with `etag`.
+    /// With `etag` nil, whatever the version.
+    public func update(_ key: String, etag: String?, _ body: (inout NodeAttributes) -> Void) {
+        entries.withLock { e in
+            guard var entry = e[key], etag == nil || entry.etag == etag else { return }
+            body(&entry.attributes)
+            entry.etag = entry.attributes.etag
+            e[key] = entry
         }
     }
 

@@ -37,9 +37,18 @@ public actor DirectoryStream {
     /// arrived, before that page is parsed: one LIST in flight ahead.
     private var ahead: (token: String, task: Task<UnparsedListPage, any Error>)?
     static let maxPending = 10_000
+    /// Finds the directory's metadata record: with what the listing showed of its object, or with
+    /// nil when the first page ended before the place where it would sort (then it is read).
+    let recordLoader: (@Sendable (ObjectSummary?, _ settled: Bool) async -> DirectoryRecord?)?
+    private var recordSummary: ObjectSummary?
+    private var recordLoaded = false
+    /// The directory's metadata record, once the first page is in (nil: it has none).
+    public private(set) var record: DirectoryRecord?
 
     public init(client: S3Client, bucket: String, prefix: String, pageSize: Int = 1000, logger: Logger,
+                recordLoader: (@Sendable (ObjectSummary?, _ settled: Bool) async -> DirectoryRecord?)? = nil,
                 attributes: @escaping @Sendable (ObjectSummary?, Bool) -> NodeAttributes) {
+        self.recordLoader = recordLoader
         self.client = client
         self.bucket = bucket
         self.prefix = prefix
@@ -122,6 +131,7 @@ public actor DirectoryStream {
             let rest = item.key.dropFirst(prefix.count)
             if let obj = item.object {
                 if rest.isEmpty { continue }              // the directory's own marker
+                if rest == DirectoryRecord.objectName { recordSummary = obj; continue }
                 guard KeyNames.isValidName(rest) else { hidden(item.key); continue }
                 pendingFiles.append((String(rest), item.key, obj))
                 if pendingFiles.count > Self.maxPending { flushPending(upTo: nil) }
@@ -143,6 +153,11 @@ public actor DirectoryStream {
         if token == nil {
             flushPending(upTo: nil)
             finished = true
+        }
+        if !recordLoaded, let recordLoader {
+            recordLoaded = true
+            let settled = token == nil || (items.last.map { $0.key >= prefix + DirectoryRecord.objectName } ?? false)
+            record = await recordLoader(recordSummary, settled)
         }
     }
 

@@ -27,6 +27,8 @@ public struct Node: Sendable {
     /// hold pages of it (a mapping outlives its descriptor): writes that bypass the cache have
     /// the kernel drop the pages they change.
     public var pageCacheUsed = false
+    /// Monotonic time (ns) when S3 last confirmed `attributes` (a listing, a HEAD or a store).
+    public var checkedAt: UInt64 = 0
 
     public var isDirectory: Bool { attributes.kind == .directory }
     /// The prefix of a directory's children.
@@ -80,6 +82,7 @@ public final class InodeTable: Sendable {
                 if n.attributes.etag != attributes.etag { n.headChecked = false }
                 n.attributes = attributes
                 n.validUntil = validUntil
+                n.checkedAt = MonotonicClock.now()
                 n.lookups += lookups
                 s.nodes[ino] = n
                 return n
@@ -88,8 +91,9 @@ public final class InodeTable: Sendable {
             // but the name now points to the new node.
             let ino = s.nextIno
             s.nextIno += 1
-            let n = Node(ino: ino, parent: parent, name: name, key: key, attributes: attributes,
+            var n = Node(ino: ino, parent: parent, name: name, key: key, attributes: attributes,
                          validUntil: validUntil, lookups: lookups)
+            n.checkedAt = MonotonicClock.now()
             s.nodes[ino] = n
             s.children[ck] = ino
             return n

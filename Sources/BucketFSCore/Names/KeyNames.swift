@@ -14,6 +14,12 @@ public enum KeyNames {
     /// The prefix under which a directory's children live ("" for the bucket root).
     public static func childPrefix(ofDirectoryKey key: String) -> String { key.isEmpty ? "" : key + "/" }
 
+    /// The prefix of the directory that holds `key` ("" at the bucket root).
+    public static func parentPrefix(ofKey key: String) -> String {
+        guard let slash = key.lastIndex(of: "/") else { return "" }
+        return String(key[...slash])
+    }
+
     /// Normalises a mount prefix (`/some/prefix/` -> `some/prefix`); nil if it has an invalid component.
     public static func normalizePrefix(_ p: String) -> String? {
         let parts = p.split(separator: "/", omittingEmptySubsequences: true)
