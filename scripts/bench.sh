@@ -2,7 +2,8 @@
 # Benchmarks on a loopback SeaweedFS, release build: bucketfs beside the raw S3 client (s3bench),
 # aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
-#   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes)
+#   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes;
+#                                BENCH_SECTIONS=read,list,metadata,write to run only some)
 # Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
 # bucketfs take turns, BENCH_ROUNDS times (default 5), and the table gives the medians: a shared
 # machine's noise then moves both sides of a ratio alike.
@@ -33,6 +34,8 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
 rounds=${BENCH_ROUNDS:-5}
+sections=${BENCH_SECTIONS:-read,list,metadata,write}
+has() { [[ ",$sections," == *",$1,"* ]]; }
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
 median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):g}")' "$@"; }
 ratios() {  # "a1 a2 ..." "b1 b2 ...": median, min and max of b_i / a_i
@@ -45,12 +48,14 @@ PY
 
 "$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
 echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
-"$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null
-"$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
-for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
+if has read || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
+if has list; then
+  "$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
+  for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
+fi
 
-R[raw_pages]=$("$bin/s3bench" list $B flat/ | sed 's/.*: //')
-if command -v aws >/dev/null; then
+if has list; then R[raw_pages]=$("$bin/s3bench" list $B flat/ | sed 's/.*: //'); fi
+if has read && command -v aws >/dev/null; then
   t0=$(now); aws s3 cp --only-show-errors s3://$B/big "$work/aws.bin"; t1=$(now)
   R[aws_get]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')"); rm -f "$work/aws.bin"
   head -c $((size_mb << 20)) /dev/zero > "$work/up.bin"
@@ -74,7 +79,7 @@ pid_of() { pgrep -n -f "$1" || echo 0; }
 
 # bucketfs and the raw client in turns: a fresh mount for each read and each listing (cold caches).
 raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=()
-for _ in $(seq "$rounds"); do
+has read && for _ in $(seq "$rounds"); do
   raw_g+=("$("$bin/s3bench" get $B big --parallel 8 | num)")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
   measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
@@ -83,34 +88,85 @@ for _ in $(seq "$rounds"); do
   measure dio "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
   dio_g+=("${R[dio_get]% MB/s}")
 done
-for _ in $(seq "$rounds"); do
+has list && for _ in $(seq "$rounds"); do
   t0=$(now); "$bin/s3bench" list $B flat/ >/dev/null; t1=$(now); raw_l+=("$(secs $t0 $t1)")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"; listing bucketfs; fusermount3 -u "$mnt"; sleep 0.5
   bfs_l+=("${R[bucketfs_ls]}"); bfs_f+=("${R[bucketfs_find]}")
 done
-R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"; R[dio_get]="$(median "${dio_g[@]}") MB/s"
-R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
-R[raw_list]=$(median "${raw_l[@]}"); R[bucketfs_ls]=$(median "${bfs_l[@]}"); R[bucketfs_find]=$(median "${bfs_f[@]}")
-R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_dio_get]=$(ratios "${raw_g[*]}" "${dio_g[*]}"); R[ratio_ls]=$(ratios "${raw_l[*]}" "${bfs_l[*]}")
+if has read; then
+  R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"; R[dio_get]="$(median "${dio_g[@]}") MB/s"
+  R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
+  R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_dio_get]=$(ratios "${raw_g[*]}" "${dio_g[*]}")
+fi
+if has list; then
+  R[raw_list]=$(median "${raw_l[@]}"); R[bucketfs_ls]=$(median "${bfs_l[@]}"); R[bucketfs_find]=$(median "${bfs_f[@]}")
+  R[ratio_ls]=$(ratios "${raw_l[*]}" "${bfs_l[*]}")
+fi
 
 if command -v s3fs >/dev/null; then
   echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
   s3opts="passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
-  s3fs $B "$mnt" -o $s3opts; measure s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5
-  s3fs $B "$mnt" -o $s3opts; listing s3fs; fusermount3 -u "$mnt"; sleep 0.5
+  if has read; then s3fs $B "$mnt" -o $s3opts; measure s3fs "$(pid_of "[s]3fs $B")"; fusermount3 -u "$mnt"; sleep 0.5; fi
+  if has list; then s3fs $B "$mnt" -o $s3opts; listing s3fs; fusermount3 -u "$mnt"; sleep 0.5; fi
 fi
 if command -v rclone >/dev/null; then
   export RCLONE_CONFIG_BS_TYPE=s3 RCLONE_CONFIG_BS_PROVIDER=Other RCLONE_CONFIG_BS_ENDPOINT=$AWS_ENDPOINT_URL \
     RCLONE_CONFIG_BS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
   # rclone refuses AWS_CA_BUNDLE with its own transport; it is not needed on loopback http.
   rc() { env -u AWS_CA_BUNDLE rclone mount bs:$B "$mnt" --vfs-cache-mode off --daemon; for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done; }
-  if rc; then measure rclone "$(pid_of "[r]clone mount bs:$B")"; fusermount3 -u "$mnt"; sleep 0.5; fi
-  if rc; then listing rclone; fusermount3 -u "$mnt"; sleep 0.5; fi
+  if has read && rc; then measure rclone "$(pid_of "[r]clone mount bs:$B")"; fusermount3 -u "$mnt"; sleep 0.5; fi
+  if has list && rc; then listing rclone; fusermount3 -u "$mnt"; sleep 0.5; fi
+fi
+
+# Metadata: $files entries written through bucketfs with modes, owners and times that are not
+# the defaults and one symlink in ten, listed by a cold mount beside the raw LIST of the same
+# directory, beside HEADs of every entry (the record deleted, a read-only posix_metadata mount),
+# and beside s3fs; and a 1,000-entry tree in 10 directories walked by find -type l and tar cf,
+# checked against what the writing mount showed.
+if has metadata; then
+  echo "bench: metadata (writing $files entries and a 1,000-entry tree through bucketfs)" >&2
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+  t0=$(now); python3 scripts/bench_tree.py "$mnt/meta" "$files" 1; python3 scripts/bench_tree.py "$mnt/mtree" 1000 10; t1=$(now)
+  R[meta_write]=$(secs $t0 $t1)
+  inventory() { (cd "$1" && find . -printf '%p %y %m %U %G %T@ %l\n' | sort); }
+  inventory "$mnt/mtree" > "$work/mtree.expected"
+  fusermount3 -u "$mnt"; sleep 0.5
+  raw_m=() bfs_m=()
+  for _ in $(seq "$rounds"); do
+    t0=$(now); "$bin/s3bench" list $B meta/ >/dev/null; t1=$(now); raw_m+=("$(secs $t0 $t1)")
+    "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+    t0=$(now); ls -l "$mnt/meta" > "$work/meta.ls"; t1=$(now); bfs_m+=("$(secs $t0 $t1)")
+    fusermount3 -u "$mnt"; sleep 0.5
+  done
+  R[raw_mlist]=$(median "${raw_m[@]}"); R[bucketfs_mls]=$(median "${bfs_m[@]}"); R[ratio_mls]=$(ratios "${raw_m[*]}" "${bfs_m[*]}")
+  # Right, too: the modes and symlinks the writer gave.
+  R[bucketfs_mls_ok]=$(awk 'NR>1 && /^l/ {l++} NR>1 && /^-rw-/ {f++} END {print (l == '$((files / 10))' && f > 0) ? "right" : "WRONG"}' "$work/meta.ls")
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+  t0=$(now); n=$(find "$mnt/mtree" -type l | wc -l); t1=$(now); R[bucketfs_findl]="$(secs $t0 $t1) ($n links)"
+  t0=$(now); tar cf - -C "$mnt" mtree | wc -c >/dev/null; t1=$(now); R[bucketfs_tar]=$(secs $t0 $t1)
+  R[bucketfs_tree_ok]=$(cmp -s <(inventory "$mnt/mtree") "$work/mtree.expected" && echo right || echo WRONG)
+  fusermount3 -u "$mnt"; sleep 0.5
+  # The alternative to a record: a HEAD of every entry, 32 in flight (read-only, so nothing rewrites the record).
+  .venv/bin/python3 -c "import boto3, os; boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']).delete_object(Bucket='$B', Key='meta/.bucketfs-metadata')"
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",ro,posix_metadata
+  t0=$(now); ls -l "$mnt/meta" >/dev/null; t1=$(now); R[heads_mls]=$(secs $t0 $t1)
+  fusermount3 -u "$mnt"; sleep 0.5
+  if command -v s3fs >/dev/null; then
+    echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
+    s3opts="passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
+    s3fs $B "$mnt" -o $s3opts
+    t0=$(now); ls -l "$mnt/meta" >/dev/null; t1=$(now); R[s3fs_mls]=$(secs $t0 $t1)
+    fusermount3 -u "$mnt"; sleep 0.5; s3fs $B "$mnt" -o $s3opts
+    t0=$(now); n=$(find "$mnt/mtree" -type l | wc -l); t1=$(now); R[s3fs_findl]="$(secs $t0 $t1) ($n links)"
+    t0=$(now); tar cf - -C "$mnt" mtree | wc -c >/dev/null; t1=$(now); R[s3fs_tar]=$(secs $t0 $t1)
+    fusermount3 -u "$mnt"; sleep 0.5
+  fi
 fi
 
 # Writes: a large file written with dd (close waits until it is stored), 1,000 small files
 # with cp -r (each close durable), and 1 MiB appended to a stored large object, with the bytes
 # that travel towards the server counted by a forwarding proxy.
+if has write; then
 echo "bench: writes" >&2
 head -c $((size_mb << 20)) /dev/urandom > "$work/src.bin"
 mkdir -p "$work/small"; for i in $(seq -w 0 999); do head -c 4096 /dev/urandom > "$work/small/f$i"; done
@@ -172,6 +228,8 @@ if command -v rclone >/dev/null; then
   fi
 fi
 
+fi
+
 v() { echo "${R[$1]:--}"; }
 cat <<TABLE
 
@@ -190,9 +248,13 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
+| \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
+| the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | $(v heads_mls) | - | - |
+| \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |
+| \`tar cf\` of that tree, cold (s); every type, mode, owner, time and target as written | - | - | $(v bucketfs_tar), $(v bucketfs_tree_ok) | $(v s3fs_tar) | - |
 
 bucketfs / raw client, per round, median (lowest-highest) of $rounds rounds:
-| read | read, \`-o direct_io\` | \`ls -l\` time | write | write, \`-o direct_io\` | \`cp -r\` |
-| --- | --- | --- | --- | --- | --- |
-| $(v ratio_get) | $(v ratio_dio_get) | $(v ratio_ls) | $(v ratio_put) | $(v ratio_dio_put) | $(v ratio_cp) |
+| read | read, \`-o direct_io\` | \`ls -l\` time | \`ls -l\` time, entries with metadata | write | write, \`-o direct_io\` | \`cp -r\` |
+| --- | --- | --- | --- | --- | --- | --- |
+| $(v ratio_get) | $(v ratio_dio_get) | $(v ratio_ls) | $(v ratio_mls) | $(v ratio_put) | $(v ratio_dio_put) | $(v ratio_cp) |
 TABLE

@@ -80,11 +80,14 @@ check_remount() {
 }
 check_api() {
   same "$(api size big)" "$(stat -c %s "$run/big+tail")" &&
-    same "$(api keys | grep -v '/$' | sort | tr '\n' ' ')" "big d2/e/f d2/small2 link " &&
+    same "$(api keys | grep -v '/$' | grep -v '\.bucketfs-metadata$' | sort | tr '\n' ' ')" "big d2/e/f d2/small2 link " &&
+    same "$(api keys | grep -c '\.bucketfs-metadata$')" 3 &&
     same "$(api uploads)" ""
 }
 check_rm() {
-  rm -rf "$MNT/d2" "$MNT/link" "$MNT/big" && same "$(ls -A "$MNT")" "" && same "$(api top)" "" && same "$(api keys)" "" &&
+  # Only the root's metadata record stays (a removed directory's goes with it).
+  rm -rf "$MNT/d2" "$MNT/link" "$MNT/big" && same "$(ls -A "$MNT")" "" && same "$(api top)" ".bucketfs-metadata" &&
+    same "$(api keys)" ".bucketfs-metadata" &&
     unmount_it && mount_it && same "$(ls -A "$MNT")" ""
 }
 

@@ -40,8 +40,7 @@ extension BucketFileSystem {
     func store(_ file: StagedFile, ino: UInt64) async throws {
         do {
             // The directory has a record before the object with metadata is stored in it.
-            if await file.needsUpload { try await records.ensure(KeyNames.parentPrefix(ofKey: await file.key)) }
-            if let stored = try await file.flush() {
+            if let stored = try await file.flush(prepare: { [records] key in try await records.ensure(KeyNames.parentPrefix(ofKey: key)) }) {
                 await records.changed(KeyNames.parentPrefix(ofKey: stored.key))
                 var attrs = stored.attributes
                 attrs.etag = stored.etag

@@ -436,7 +436,9 @@ public actor StagedFile {
 
     /// Uploads the file if it changed since the last upload. Returns the stored object, or nil
     /// if there was nothing to do. On failure everything stays staged (manifest `pending`).
-    public func flush() async throws -> StoredObject? {
+    /// `prepare` runs first, with the key (the directory's metadata record must exist); its
+    /// failure is the upload's: the data stays staged.
+    public func flush(prepare: (@Sendable (String) async throws -> Void)? = nil) async throws -> StoredObject? {
         while uploading { await withCheckedContinuation { uploadWaiters.append($0) } }
         if let abandoned { throw FSError(writeError ?? EIO, "\(key) is not stored: \(abandoned)") }
         guard needsUpload, !unlinked else { return nil }
@@ -451,6 +453,7 @@ public actor StagedFile {
         let uploadSize = size
         let (sentBefore, copiedBefore) = (bytesSent, bytesCopied)
         do {
+            try await prepare?(key)
             let (etag, meta) = try await upload(size: uploadSize)
             logger.info("stored \(key): \(uploadSize) bytes, \(bytesSent - sentBefore) sent, \(bytesCopied - copiedBefore) copied on the server")
             base = ObjectVersion(key: key, etag: etag, size: uploadSize)
