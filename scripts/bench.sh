@@ -3,7 +3,7 @@
 # aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes;
-#                                BENCH_SECTIONS=read,list,metadata,write to run only some)
+#                                BENCH_SECTIONS=read,random,list,metadata,write to run only some)
 # Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
 # bucketfs take turns, BENCH_ROUNDS times (default 5), and the table gives the medians: a shared
 # machine's noise then moves both sides of a ratio alike.
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 bash scripts/setup.sh >/dev/null
 export DEBIAN_FRONTEND=noninteractive
-for p in s3fs rclone; do dpkg -s $p >/dev/null 2>&1 || apt-get install -y -qq $p >/dev/null 2>&1 || echo "bench: $p not installed; its column stays empty"; done
+for p in s3fs rclone fio; do dpkg -s $p >/dev/null 2>&1 || apt-get install -y -qq $p >/dev/null 2>&1 || echo "bench: $p not installed; its column stays empty"; done
 for p in bucketfs s3bench; do swift build -c release --product $p 2>&1 | tail -1; done
 bin=$here/.build/release
 size_mb=${BENCH_SIZE_MB:-1024}
@@ -34,7 +34,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
 rounds=${BENCH_ROUNDS:-5}
-sections=${BENCH_SECTIONS:-read,list,metadata,write}
+sections=${BENCH_SECTIONS:-read,random,list,metadata,write}
 has() { [[ ",$sections," == *",$1,"* ]]; }
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
 median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):g}")' "$@"; }
@@ -48,7 +48,7 @@ PY
 
 "$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
 echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
-if has read || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
+if has read || has random || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
 if has list; then
   "$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
   for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
@@ -116,6 +116,40 @@ if command -v rclone >/dev/null; then
   rc() { env -u AWS_CA_BUNDLE rclone mount bs:$B "$mnt" --vfs-cache-mode off --daemon; for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done; }
   if has read && rc; then measure rclone "$(pid_of "[r]clone mount bs:$B")"; fusermount3 -u "$mnt"; sleep 0.5; fi
   if has list && rc; then listing rclone; fusermount3 -u "$mnt"; sleep 0.5; fi
+fi
+
+# Random reads: fio randread (psync) on the big object through a cold mount, beside the raw
+# client's ranged GETs of the same size at the same concurrency; bytes fetched from S3 per byte
+# read, from the mount's metrics.
+if has random && command -v fio >/dev/null; then
+  echo "bench: random reads" >&2
+  fetched() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_s3_bytes_received_total/ {print $2}'; }
+  fiorun() {  # bs jobs: "IOPS fetched/read"
+    python3 - "$1" "$2" "$mnt/big" "${BENCH_RANDOM_SECONDS:-10}" <<'PY'
+import json, subprocess, sys
+bs, jobs, path, secs = sys.argv[1:5]
+out = subprocess.run(["fio", "--name=r", "--filename=" + path, "--rw=randread", "--bs=" + bs, "--ioengine=psync",
+                      "--numjobs=" + jobs, "--runtime=" + secs, "--time_based", "--group_reporting",
+                      "--readonly", "--output-format=json"], capture_output=True, text=True, check=True).stdout
+r = json.loads(out)["jobs"][0]["read"]
+print(f"{r['iops']:.0f} {r['io_bytes']}")
+PY
+  }
+  for cfg in "4k 4" "128k 4" "4k 16" "128k 16"; do
+    set -- $cfg; bs=$1; jobs=$2; bytes=$(( ${bs%k} * 1024 ))
+    R[raw_rand_${bs}_$jobs]=$("$bin/s3bench" randget $B big --size $bytes --parallel $jobs --seconds "${BENCH_RANDOM_SECONDS:-10}" | sed 's/.*: //')
+    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",metrics=127.0.0.1:$mport
+    f0=$(fetched); read -r iops io < <(fiorun $bs $jobs); f1=$(fetched)
+    R[bucketfs_rand_${bs}_$jobs]="$iops reads/s, fetched $(python3 -c "print(f'{($f1-$f0)/max(1,$io):.2f}')")x the bytes read"
+    fusermount3 -u "$mnt"; sleep 0.5
+  done
+  if command -v s3fs >/dev/null; then
+    echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
+    s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
+    read -r iops io < <(fiorun 4k 4); R[s3fs_rand_4k_4]="$iops reads/s"
+    fusermount3 -u "$mnt"; sleep 0.5
+  fi
 fi
 
 # Metadata: $files entries written through bucketfs with modes, owners and times that are not
@@ -248,6 +282,10 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
+| fio randread 4 KiB, 4 jobs, ${BENCH_RANDOM_SECONDS:-10} s on the ${size_mb} MiB object (raw: 4 KiB ranged GETs, 4 at once) | $(v raw_rand_4k_4) | - | $(v bucketfs_rand_4k_4) | $(v s3fs_rand_4k_4) | - |
+| fio randread 128 KiB, 4 jobs | $(v raw_rand_128k_4) | - | $(v bucketfs_rand_128k_4) | - | - |
+| fio randread 4 KiB, 16 jobs | $(v raw_rand_4k_16) | - | $(v bucketfs_rand_4k_16) | - | - |
+| fio randread 128 KiB, 16 jobs | $(v raw_rand_128k_16) | - | $(v bucketfs_rand_128k_16) | - | - |
 | \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
 | the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | $(v heads_mls) | - | - |
 | \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |

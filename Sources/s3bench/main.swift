@@ -1,6 +1,8 @@
 // s3bench: the raw S3 client's throughput, the limit the mount is held to, plus a `put` for
 // scripts. Endpoint and keys come from the AWS_* environment, as for `bucketfs`.
 //   s3bench get BUCKET KEY [--parallel N] [--chunk BYTES]     parallel ranged GETs of one object
+//   s3bench randget BUCKET KEY --size BYTES --parallel N --seconds S
+//                                                            ranged GETs of SIZE at random aligned offsets, N at once
 //   s3bench put-multipart BUCKET KEY SIZE [--parallel N] [--part BYTES]
 //   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N] [--meta]
 //   s3bench list BUCKET PREFIX                               every LIST page of a prefix
@@ -65,6 +67,33 @@ struct S3Bench {
                 }
                 let s = seconds()
                 print(String(format: "get %d bytes in %.3f s: %.0f MB/s", size, s, Double(size) / s / 1e6))
+            case "randget":
+                guard args.count >= 3 else { fail("randget BUCKET KEY") }
+                let (bucket, key) = (args[1], args[2])
+                let parallel = option(args, "--parallel", 4), chunk = option(args, "--size", 4096), secs = option(args, "--seconds", 10)
+                let size = try await client.headObject(bucket, key: key).size
+                let slots = max(1, size / Int64(chunk))
+                let done = Counter()
+                let stop = ContinuousClock.now + .seconds(secs)
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<parallel {
+                        g.addTask {
+                            let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+                            defer { buf.deallocate() }
+                            while ContinuousClock.now < stop {
+                                let off = Int64.random(in: 0..<slots) * Int64(chunk)
+                                let end = min(size, off + Int64(chunk)) - 1
+                                _ = try await client.getObject(bucket, key: key, range: off...end,
+                                                               into: UnsafeDestination(base: buf.baseAddress!, count: chunk))
+                                _ = done.next()
+                            }
+                        }
+                    }
+                    try await g.waitForAll()
+                }
+                let n = done.next()
+                let s = seconds()
+                print(String(format: "randget %d GETs of %d bytes in %.3f s: %.0f GET/s", n, chunk, s, Double(n) / s))
             case "put-multipart":
                 guard args.count >= 4, let size = Int(args[3]) else { fail("put-multipart BUCKET KEY SIZE") }
                 let (bucket, key) = (args[1], args[2])

@@ -7,10 +7,13 @@ import S3
 /// Reads are answered from memory (what a HEAD, a record or a write told), never with a
 /// request: the kernel asks for `security.capability` before every write.
 extension BucketFileSystem {
-    /// The value of `name` (ENODATA when there is none).
+    /// The value of `name` (ENODATA when there is none). A name outside `user.` is EOPNOTSUPP:
+    /// tools remember that per filesystem (`ls -l` asks for `security.selinux` and ACLs once,
+    /// not once per entry), and the kernel reads it as "no capability" before a write.
     public func getxattr(_ ino: UInt64, name: String) throws -> [UInt8] {
         let n = try node(ino)
-        guard name.hasPrefix(ExtendedAttributes.namespace), let v = n.attributes.xattrs[name] else { throw FSError(ENODATA) }
+        guard name.hasPrefix(ExtendedAttributes.namespace) else { throw FSError(EOPNOTSUPP) }
+        guard let v = n.attributes.xattrs[name] else { throw FSError(ENODATA) }
         return v
     }
 

@@ -542,15 +542,16 @@ public final class BucketFileSystem: Sendable {
 
     /// The read `readCached` could not answer from memory (it has recorded it already).
     public func read(_ fh: UInt64, offset: Int64, size: Int) async throws -> [ByteBuffer] {
-        guard let (object, ino, sequential, timedOut) = handles.withLock({ h in
-            h.files[fh].map { ($0.object, $0.ino, $0.prefetcher.isSequential, $0.timedOutUntil > MonotonicClock.now()) }
+        guard let (object, ino, sequential, random, timedOut) = handles.withLock({ h in
+            h.files[fh].map { ($0.object, $0.ino, $0.prefetcher.isSequential, $0.prefetcher.isRandom, $0.timedOutUntil > MonotonicClock.now()) }
         }) else {
             throw FSError(EBADF)
         }
         if timedOut { throw FSError(ETIMEDOUT, "\(object.key): the server did not answer a read a moment ago") }
         if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
         do {
-            let got = try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
+            let got = random ? try await reader.readRange(object, offset: offset, length: size)
+                : try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
             ReaderMetrics.bytesRead.increment(by: got.reduce(0) { $0 + $1.readableBytes })
             return got
         } catch where FSError.from(error).errno == ETIMEDOUT {

@@ -80,6 +80,12 @@ public final class DiskCache: Sendable {
         for v in victims { unlink(directory + "/" + v) }
     }
 
+    /// Whether the block is cached (without reading it).
+    public func contains(_ key: BlockKey) -> Bool {
+        let name = fileName(key)
+        return state.withLock { $0.files[name] != nil }
+    }
+
     /// The block, if cached with the expected length.
     public func get(_ key: BlockKey, expectedLength: Int) -> Block? {
         let name = fileName(key)

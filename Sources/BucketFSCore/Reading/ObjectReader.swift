@@ -125,6 +125,26 @@ public final class ObjectReader: Sendable {
         return slice(blocks, first: first, offset: offset, end: end)
     }
 
+    /// A random read: the bytes cached already (memory or disk, whole blocks), or else one ranged
+    /// GET of exactly `offset..<offset+length` (the kernel asks in whole pages), kept in no
+    /// cache, so a random read fetches what it reads and no more.
+    public func readRange(_ object: ObjectVersion, offset: Int64, length: Int) async throws -> [ByteBuffer] {
+        let (first, last, end) = span(object, offset, length)
+        guard end > offset else { return [] }
+        let cached = (first...last).allSatisfy { i in
+            let key = BlockKey(object: object, index: i)
+            return memory.contains(key) || disk?.contains(key) == true
+        }
+        if cached { return try await read(object, offset: offset, length: length) }
+        let out = try await client.getObject(bucket, key: object.key, range: offset...(end - 1), ifMatch: object.etag.isEmpty ? nil : object.etag,
+                                             maxBytes: Int(end - offset) + 1)
+        guard let body = out.body, body.readableBytes == Int(end - offset) else {
+            throw FSError(5, "\(object.key): short ranged GET at \(offset)")
+        }
+        ReaderMetrics.randomReadBytes.increment(by: body.readableBytes)
+        return [body]
+    }
+
     /// Starts fetching the blocks of `range` that are not cached or in flight, within the global
     /// read-ahead budget. Returns at once, the GETs already registered: a read of one of these
     /// blocks that arrives next joins its GET instead of sending another.

@@ -11,6 +11,11 @@ public struct Prefetcher: Sendable {
     public private(set) var window: Int64 = 0
     /// The last read continued a sequential stream (its bytes will not be asked for again).
     public var isSequential: Bool { window > 0 }
+    /// Reads in a row that did not continue the previous one.
+    public private(set) var randomReads = 0
+    /// Two reads in a row jumped: the file is read at random, and a read fetches only what it
+    /// asks for (no block around it, no read-ahead).
+    public var isRandom: Bool { randomReads >= 2 }
     private var expected: Int64 = 0
     private var requestedUpTo: Int64 = 0
 
@@ -23,12 +28,15 @@ public struct Prefetcher: Sendable {
     /// Records a read and answers the byte range to fetch ahead of it, if any.
     public mutating func onRead(offset: Int64, length: Int64, objectSize: Int64) -> Range<Int64>? {
         let end = offset + length
-        let tolerance = max(window, 4 * blockSize)
+        // A random reader turns sequential again only by continuing exactly where it left off.
+        let tolerance = isRandom ? 0 : max(window, 4 * blockSize)
         let sequential = offset >= expected - tolerance && offset <= expected + tolerance
         if sequential {
+            randomReads = 0
             window = min(maxWindow, max(blockSize, window * 2))
             expected = max(expected, end)
         } else {
+            randomReads += 1
             window = 0
             expected = end
             requestedUpTo = end

@@ -5,4 +5,6 @@ import Metrics
 enum ReaderMetrics {
     static let readAheadBytes = Counter(label: "bucketfs_readahead_bytes_fetched_total")
     static let bytesRead = Counter(label: "bucketfs_bytes_read_total")
+    /// Bytes fetched for random reads, exactly as asked (no block around them).
+    static let randomReadBytes = Counter(label: "bucketfs_random_read_bytes_fetched_total")
 }
