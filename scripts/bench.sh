@@ -37,6 +37,17 @@ rounds=${BENCH_ROUNDS:-5}
 sections=${BENCH_SECTIONS:-read,random,list,metadata,write}
 has() { [[ ",$sections," == *",$1,"* ]]; }
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
+# CPU-seconds: of a process so far (user + system, from /proc/PID/stat), and of a command run to
+# its end (its output first, then a last line "cpu SECONDS").
+tck=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$tck" '{printf "%.3f\n", ($14 + $15) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_run() {
+  python3 -c 'import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], check=True, capture_output=True, text=True).stdout
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(out.strip()); print(f"cpu {r.ru_utime + r.ru_stime:.3f}")' "$@"
+}
+per_gib() { python3 -c "print(f'{($2 - $1) / ($3 / 1024):.2f}')"; }   # cpu0 cpu1 MiB
 median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(float, sys.argv[1:])):g}")' "$@"; }
 ratios() {  # "a1 a2 ..." "b1 b2 ...": median, min and max of b_i / a_i
   python3 - "$1" "$2" <<'PY'
@@ -65,25 +76,29 @@ fi
 
 measure() {  # name pid: the sequential read on $mnt, and the mount's peak RSS
   local name=$1 pid=$2
-  local t0 t1
-  t0=$(now); dd if="$mnt/big" of=/dev/null bs=1M status=none; t1=$(now)
+  local t0 t1 c0
+  c0=$(cpu_of "$pid"); t0=$(now); dd if="$mnt/big" of=/dev/null bs=1M status=none; t1=$(now)
+  R[${name}_getcpu]=$(per_gib "$c0" "$(cpu_of "$pid")" "$size_mb")
   R[${name}_get]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')")
   R[${name}_rss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
 }
 listing() {
-  local name=$1 t0 t1
-  t0=$(now); ls -l "$mnt/flat" >/dev/null; t1=$(now); R[${name}_ls]=$(secs $t0 $t1)
+  local name=$1 t0 t1 c0 pid
+  pid=$(pgrep -n -f "[ ]$mnt" || echo 0)
+  c0=$(cpu_of "$pid"); t0=$(now); ls -l "$mnt/flat" >/dev/null; t1=$(now); R[${name}_ls]=$(secs $t0 $t1)
+  R[${name}_lscpu]=$(python3 -c "print(f'{($(cpu_of "$pid") - $c0) * 1000:.0f} ms')")
   t0=$(now); find "$mnt/tree" >/dev/null; t1=$(now); R[${name}_find]=$(secs $t0 $t1)
 }
 pid_of() { pgrep -n -f "$1" || echo 0; }
 
 # bucketfs and the raw client in turns: a fresh mount for each read and each listing (cold caches).
-raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=()
+raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=() raw_gc=() bfs_gc=()
 has read && for _ in $(seq "$rounds"); do
-  raw_g+=("$("$bin/s3bench" get $B big --parallel 8 | num)")
+  o=$(cpu_run "$bin/s3bench" get $B big --parallel 8 --touch)
+  raw_g+=("$(echo "$o" | head -1 | num)"); raw_gc+=("$(per_gib 0 "$(echo "$o" | awk '/^cpu/ {print $2}')" "$size_mb")")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
   measure bucketfs "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
-  bfs_g+=("${R[bucketfs_get]% MB/s}"); rss+=("${R[bucketfs_rss]% MiB}")
+  bfs_g+=("${R[bucketfs_get]% MB/s}"); rss+=("${R[bucketfs_rss]% MiB}"); bfs_gc+=("${R[bucketfs_getcpu]}")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",direct_io
   measure dio "$(pid_of "[b]ucketfs $B $mnt")"; fusermount3 -u "$mnt"; sleep 0.5
   dio_g+=("${R[dio_get]% MB/s}")
@@ -97,6 +112,7 @@ if has read; then
   R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"; R[dio_get]="$(median "${dio_g[@]}") MB/s"
   R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
   R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_dio_get]=$(ratios "${raw_g[*]}" "${dio_g[*]}")
+  R[raw_getcpu]=$(median "${raw_gc[@]}"); R[bucketfs_getcpu]=$(median "${bfs_gc[@]}")
 fi
 if has list; then
   R[raw_list]=$(median "${raw_l[@]}"); R[bucketfs_ls]=$(median "${bfs_l[@]}"); R[bucketfs_find]=$(median "${bfs_f[@]}")
@@ -123,7 +139,8 @@ fi
 # read, from the mount's metrics.
 if has random && command -v fio >/dev/null; then
   echo "bench: random reads" >&2
-  fetched() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_s3_bytes_received_total/ {print $2}'; }
+  # Blocks arrive counted as bytes received; random reads' exact ranges in their own counter.
+  fetched() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_(s3_bytes_received|random_read_bytes_fetched)_total/ {v += $2} END {print v + 0}'; }
   fiorun() {  # bs jobs: "IOPS fetched/read"
     python3 - "$1" "$2" "$mnt/big" "${BENCH_RANDOM_SECONDS:-10}" <<'PY'
 import json, subprocess, sys
@@ -180,6 +197,18 @@ if has metadata; then
   t0=$(now); tar cf - -C "$mnt" mtree | wc -c >/dev/null; t1=$(now); R[bucketfs_tar]=$(secs $t0 $t1)
   R[bucketfs_tree_ok]=$(cmp -s <(inventory "$mnt/mtree") "$work/mtree.expected" && echo right || echo WRONG)
   fusermount3 -u "$mnt"; sleep 0.5
+  # What close-to-open costs: cp -r out of a cold read-write mount (a HEAD per open of a file whose
+  # attributes are over a second old) beside a read-only one (no HEAD), in turns.
+  rw_c=() ro_c=()
+  for i in $(seq "$rounds"); do
+    for mode in rw ro; do
+      "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",$mode
+      t0=$(now); cp -r "$mnt/mtree" "$work/out-$mode-$i"; t1=$(now)
+      if [ $mode = rw ]; then rw_c+=("$(secs $t0 $t1)"); else ro_c+=("$(secs $t0 $t1)"); fi
+      fusermount3 -u "$mnt"; sleep 0.5; rm -rf "$work/out-$mode-$i"
+    done
+  done
+  R[c2o_rw]=$(median "${rw_c[@]}"); R[c2o_ro]=$(median "${ro_c[@]}"); R[ratio_c2o]=$(ratios "${ro_c[*]}" "${rw_c[*]}")
   # The alternative to a record: a HEAD of every entry, 32 in flight (read-only, so nothing rewrites the record).
   .venv/bin/python3 -c "import boto3, os; boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']).delete_object(Bucket='$B', Key='meta/.bucketfs-metadata')"
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",ro,posix_metadata
@@ -216,11 +245,13 @@ wait_size() {  # key size: until the object has that size (for mounts that store
   for _ in $(seq 3000); do [ "$("$bin/s3bench" head $B "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1
 }
 writes() {  # name pid [round]
-  local name=$1 pid=$2 t0 t1
-  t0=$(now); dd if="$work/src.bin" of="$mnt/w-$name${3:-}" bs=1M status=none; wait_size "w-$name${3:-}" $((size_mb << 20)); t1=$(now)
+  local name=$1 pid=$2 t0 t1 c0
+  c0=$(cpu_of "$pid"); t0=$(now); dd if="$work/src.bin" of="$mnt/w-$name${3:-}" bs=1M status=none; wait_size "w-$name${3:-}" $((size_mb << 20)); t1=$(now)
+  R[${name}_putcpu]=$(per_gib "$c0" "$(cpu_of "$pid")" "$size_mb")
   R[${name}_put]=$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f} MB/s')")
   R[${name}_wrss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
-  t0=$(now); cp -r "$work/small" "$mnt/cp-$name${3:-}"; wait_size "cp-$name${3:-}/f999" 4096; t1=$(now)
+  c0=$(cpu_of "$pid"); t0=$(now); cp -r "$work/small" "$mnt/cp-$name${3:-}"; wait_size "cp-$name${3:-}/f999" 4096; t1=$(now)
+  R[${name}_cpcpu]=$(python3 -c "print(f'{($(cpu_of "$pid") - $c0):.2f}')")
   R[${name}_cp]=$(python3 -c "print(f'{1000/($t1-$t0):.0f} files/s')")
 }
 append() {  # name: appends through a mount of the proxy
@@ -233,14 +264,16 @@ append() {  # name: appends through a mount of the proxy
 for t in bucketfs s3fs rclone; do "$bin/s3bench" copy $B big "app-$t"; done
 # The raw client's writes and the mount's in turns, against the server as it is at that moment
 # (it slows down as it fills).
-raw_p=() bfs_p=() dio_p=() raw_s=() bfs_s=()
+raw_p=() bfs_p=() dio_p=() raw_s=() bfs_s=() raw_pc=() bfs_pc=() raw_sc=() bfs_sc=()
 "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
 "$bin/bucketfs" $B "$dmnt" -o url="$AWS_ENDPOINT_URL",direct_io
 for i in $(seq "$rounds"); do
-  raw_p+=("$("$bin/s3bench" put-multipart $B raw-put-$i $((size_mb << 20)) --parallel 4 | num)")
-  raw_s+=("$("$bin/s3bench" put-small $B small$i/f 1000 | num)")
+  o=$(cpu_run "$bin/s3bench" put-multipart $B raw-put-$i $((size_mb << 20)) --parallel 4)
+  raw_p+=("$(echo "$o" | head -1 | num)"); raw_pc+=("$(per_gib 0 "$(echo "$o" | awk '/^cpu/ {print $2}')" "$size_mb")")
+  o=$(cpu_run "$bin/s3bench" put-small $B small$i/f 1000)
+  raw_s+=("$(echo "$o" | head -1 | num)"); raw_sc+=("$(echo "$o" | awk '/^cpu/ {print $2}')")
   writes bucketfs "$(pid_of "[b]ucketfs $B $mnt")" "-$i"
-  bfs_p+=("${R[bucketfs_put]% MB/s}"); bfs_s+=("${R[bucketfs_cp]% files/s}")
+  bfs_p+=("${R[bucketfs_put]% MB/s}"); bfs_s+=("${R[bucketfs_cp]% files/s}"); bfs_pc+=("${R[bucketfs_putcpu]}"); bfs_sc+=("${R[bucketfs_cpcpu]}")
   t0=$(now); dd if="$work/src.bin" of="$dmnt/w-dio-$i" bs=1M status=none; wait_size "w-dio-$i" $((size_mb << 20)); t1=$(now)
   dio_p+=("$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f}')")")
 done
@@ -248,6 +281,8 @@ fusermount3 -u "$mnt"; fusermount3 -u "$dmnt"; sleep 0.5
 R[raw_put]="$(median "${raw_p[@]}") MB/s"; R[bucketfs_put]="$(median "${bfs_p[@]}") MB/s"
 R[raw_small]="$(median "${raw_s[@]}") PUT/s"; R[bucketfs_cp]="$(median "${bfs_s[@]}") files/s"
 R[dio_put]="$(median "${dio_p[@]}") MB/s"
+R[raw_putcpu]=$(median "${raw_pc[@]}"); R[bucketfs_putcpu]=$(median "${bfs_pc[@]}")
+R[raw_cpcpu]=$(median "${raw_sc[@]}"); R[bucketfs_cpcpu]=$(median "${bfs_sc[@]}")
 R[ratio_put]=$(ratios "${raw_p[*]}" "${bfs_p[*]}"); R[ratio_dio_put]=$(ratios "${raw_p[*]}" "${dio_p[*]}"); R[ratio_cp]=$(ratios "${raw_s[*]}" "${bfs_s[*]}")
 "$bin/bucketfs" $B "$mnt" -o url="$proxy_url"; append bucketfs; fusermount3 -u "$mnt"; sleep 0.5
 if command -v s3fs >/dev/null; then
@@ -276,11 +311,15 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | peak RSS during that read | - | - | $(v bucketfs_rss) | $(v s3fs_rss) | $(v rclone_rss) |
 | \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
 | \`find\` over $files objects in 100 directories (s) | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
+| CPU-seconds per GiB of that read (the mount process, user + system; raw: s3bench touching every byte) | $(v raw_getcpu) | - | $(v bucketfs_getcpu) | $(v s3fs_getcpu) | $(v rclone_getcpu) |
+| CPU of the mount during that \`ls -l\` | - | - | $(v bucketfs_lscpu) | $(v s3fs_lscpu) | $(v rclone_lscpu) |
 | LIST pages per second | $(v raw_pages) | - | - | - | - |
 | write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
 | the same write with \`-o direct_io\` | - | - | $(v dio_put) | - | - |
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
+| CPU-seconds per GiB of that write (the mount process; raw: s3bench, MD5 of every part included) | $(v raw_putcpu) | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
+| CPU-seconds of that \`cp -r\` (the mount process; raw: s3bench) | $(v raw_cpcpu) | - | $(v bucketfs_cpcpu) | $(v s3fs_cpcpu) | $(v rclone_cpcpu) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
 | fio randread 4 KiB, 4 jobs, ${BENCH_RANDOM_SECONDS:-10} s on the ${size_mb} MiB object (raw: 4 KiB ranged GETs, 4 at once) | $(v raw_rand_4k_4) | - | $(v bucketfs_rand_4k_4) | $(v s3fs_rand_4k_4) | - |
 | fio randread 128 KiB, 4 jobs | $(v raw_rand_128k_4) | - | $(v bucketfs_rand_128k_4) | - | - |
@@ -289,6 +328,7 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
 | the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | $(v heads_mls) | - | - |
 | \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |
+| \`cp -r\` of that tree out of a cold mount (s): read-write (close-to-open HEADs) / read-only; ratio per round | - | - | $(v c2o_rw) / $(v c2o_ro); $(v ratio_c2o) | - | - |
 | \`tar cf\` of that tree, cold (s); every type, mode, owner, time and target as written | - | - | $(v bucketfs_tar), $(v bucketfs_tree_ok) | $(v s3fs_tar) | - |
 
 bucketfs / raw client, per round, median (lowest-highest) of $rounds rounds:

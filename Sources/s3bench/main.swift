@@ -1,6 +1,8 @@
 // s3bench: the raw S3 client's throughput, the limit the mount is held to, plus a `put` for
 // scripts. Endpoint and keys come from the AWS_* environment, as for `bucketfs`.
-//   s3bench get BUCKET KEY [--parallel N] [--chunk BYTES]     parallel ranged GETs of one object
+//   s3bench get BUCKET KEY [--parallel N] [--chunk BYTES] [--touch]
+//                                                            parallel ranged GETs of one object; --touch reads
+//                                                            every byte received (as a program reading a file does)
 //   s3bench randget BUCKET KEY --size BYTES --parallel N --seconds S
 //                                                            ranged GETs of SIZE at random aligned offsets, N at once
 //   s3bench put-multipart BUCKET KEY SIZE [--parallel N] [--part BYTES]
@@ -47,6 +49,8 @@ struct S3Bench {
                 guard args.count >= 3 else { fail("get BUCKET KEY") }
                 let (bucket, key) = (args[1], args[2])
                 let parallel = option(args, "--parallel", 8), chunk = option(args, "--chunk", 8 << 20)
+                let touch = args.contains("--touch")
+                let sink = Sum()
                 let size = try await client.headObject(bucket, key: key).size
                 let next = Counter()
                 try await withThrowingTaskGroup(of: Void.self) { g in
@@ -58,8 +62,9 @@ struct S3Bench {
                                 let off = Int64(next.next()) * Int64(chunk)
                                 if off >= size { return }
                                 let end = min(size, off + Int64(chunk)) - 1
-                                _ = try await client.getObject(bucket, key: key, range: off...end,
-                                                               into: UnsafeDestination(base: buf.baseAddress!, count: chunk))
+                                let n = try await client.getObject(bucket, key: key, range: off...end,
+                                                                   into: UnsafeDestination(base: buf.baseAddress!, count: chunk)).count
+                                if touch { sink.add(checksum(UnsafeRawBufferPointer(rebasing: buf[0..<n]))) }
                             }
                         }
                     }
@@ -67,6 +72,7 @@ struct S3Bench {
                 }
                 let s = seconds()
                 print(String(format: "get %d bytes in %.3f s: %.0f MB/s", size, s, Double(size) / s / 1e6))
+                if touch { FileHandle.standardError.write(Data("s3bench: checksum \(sink.value)\n".utf8)) }
             case "randget":
                 guard args.count >= 3 else { fail("randget BUCKET KEY") }
                 let (bucket, key) = (args[1], args[2])
@@ -195,6 +201,22 @@ func eachIndex(_ count: Int, parallel: Int, _ body: @escaping @Sendable (Int) as
         }
         try await g.waitForAll()
     }
+}
+
+/// XOR of the buffer's 64-bit words: every byte is read once.
+func checksum(_ b: UnsafeRawBufferPointer) -> UInt64 {
+    var x: UInt64 = 0
+    let words = b.count / 8
+    for i in 0..<words { x ^= b.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
+    for i in (words * 8)..<b.count { x ^= UInt64(b[i]) }
+    return x
+}
+
+final class Sum: @unchecked Sendable {
+    private let lock = NSLock()
+    private var x: UInt64 = 0
+    func add(_ v: UInt64) { lock.lock(); x ^= v; lock.unlock() }
+    var value: UInt64 { lock.lock(); defer { lock.unlock() }; return x }
 }
 
 final class Counter: @unchecked Sendable {
