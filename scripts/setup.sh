@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${BUCKETFS_VENV:-$here/.venv}
 
 need_apt=()
-for pkg in libfuse3-dev fuse3 pkg-config rsync openssl attr s3fs; do
+for pkg in libfuse3-dev fuse3 pkg-config rsync openssl attr s3fs python3; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

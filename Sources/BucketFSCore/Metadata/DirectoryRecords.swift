@@ -23,6 +23,8 @@ public actor DirectoryRecords {
         var dirty = false
         var flushing = false
         var flushTask: Task<Void, Never>?
+        /// When the oldest change not written yet was made (monotonic ns).
+        var dirtySince: UInt64 = 0
         var lastUse: UInt64 = 0
     }
 
@@ -33,6 +35,7 @@ public actor DirectoryRecords {
     let logger: Logger
     let readOnly: Bool
     let flushDelay: Double
+    let maxDelay: Double = 30
     let maxEntries: Int
     private var dirs: [String: State] = [:]
     private var heldEntries = 0
@@ -116,11 +119,18 @@ public actor DirectoryRecords {
         hold(prefix, empty, etag: etag)
     }
 
-    /// Something in `prefix` changed: its record is rewritten `flushDelay` seconds after the last change.
+    /// Something in `prefix` changed: its record is rewritten `flushDelay` seconds after the last
+    /// change, and at least every `maxDelay` seconds while changes keep coming.
     public func changed(_ prefix: String) {
         guard !readOnly else { return }
         var s = dirs[prefix] ?? State()
+        let now = MonotonicClock.now()
+        if !s.dirty { s.dirtySince = now }
         s.dirty = true
+        if s.flushTask != nil, now > s.dirtySince &+ UInt64(maxDelay * 1e9) {
+            dirs[prefix] = s
+            return
+        }
         s.flushTask?.cancel()
         let delay = flushDelay
         s.flushTask = Task {
@@ -146,6 +156,7 @@ public actor DirectoryRecords {
         guard var s = dirs[prefix], s.dirty, !s.flushing else { return }
         s.flushing = true
         s.dirty = false
+        s.flushTask = nil
         dirs[prefix] = s
         defer { dirs[prefix]?.flushing = false }
         do {
