@@ -3,7 +3,7 @@
 # aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes;
-#                                BENCH_SECTIONS=read,random,list,metadata,write to run only some)
+#                                BENCH_SECTIONS=read,random,fill,scan,list,metadata,write to run only some)
 # Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
 # bucketfs take turns, BENCH_ROUNDS times (default 5), and the table gives the medians: a shared
 # machine's noise then moves both sides of a ratio alike.
@@ -34,7 +34,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
 rounds=${BENCH_ROUNDS:-5}
-sections=${BENCH_SECTIONS:-read,random,list,metadata,write}
+sections=${BENCH_SECTIONS:-read,random,fill,scan,list,metadata,write}
 has() { [[ ",$sections," == *",$1,"* ]]; }
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
 # CPU-seconds: of a process so far (user + system, from /proc/PID/stat), and of a command run to
@@ -59,7 +59,8 @@ PY
 
 "$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
 echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
-if has read || has random || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
+if has read || has random || has fill || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
+if has scan; then "$bin/s3bench" put-varied $B scan/ 2000 --min 512 --max 262144 --dirs 20 --parallel 16 >/dev/null; fi
 if has list; then
   "$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
   for d in $(seq -w 0 99); do echo "tree/d$d/f"; done | xargs -P 16 -I{} "$bin/s3bench" put-small $B {} $((files / 100)) >/dev/null
@@ -165,6 +166,75 @@ PY
     echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
     s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
     read -r iops io < <(fiorun 4k 4); R[s3fs_rand_4k_4]="$iops reads/s"
+    fusermount3 -u "$mnt"; sleep 0.5
+  fi
+fi
+
+# Objects that fit: the same fio run with a disk cache four times the object, so a random
+# reader's object is fetched whole in the background, over 5 s and over 60 s (cold each time),
+# beside s3fs (which downloads the object at open into its own temporary file).
+if has fill && command -v fio >/dev/null; then
+  echo "bench: random reads of an object that fits the cache" >&2
+  fetched_all() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_(s3_bytes_received|random_read_bytes_fetched)_total/ {v += $2} END {print v + 0}'; }
+  fio_for() {  # seconds bs jobs: "IOPS io_bytes"
+    python3 - "$2" "$3" "$mnt/big" "$1" <<'PY'
+import json, subprocess, sys
+bs, jobs, path, secs = sys.argv[1:5]
+out = subprocess.run(["fio", "--name=r", "--filename=" + path, "--rw=randread", "--bs=" + bs, "--ioengine=psync",
+                      "--numjobs=" + jobs, "--runtime=" + secs, "--time_based", "--group_reporting",
+                      "--readonly", "--output-format=json"], capture_output=True, text=True, check=True).stdout
+r = json.loads(out)["jobs"][0]["read"]
+print(f"{r['iops']:.0f} {r['io_bytes']}")
+PY
+  }
+  for secs in 5 60; do
+    rm -rf "$work/fillcache"
+    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",metrics=127.0.0.1:$mport,cache_dir=$work/fillcache,cache_size=$((size_mb * 4 + 64))M
+    f0=$(fetched_all); read -r iops io < <(fio_for $secs 4k 4); f1=$(fetched_all)
+    R[bucketfs_fill_$secs]="$iops reads/s, fetched $(python3 -c "print(f'{($f1-$f0)/(1<<20):.0f}')") MiB"
+    fusermount3 -u "$mnt"; sleep 0.5
+    if command -v s3fs >/dev/null; then
+      echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
+      s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
+      read -r iops io < <(fio_for $secs 4k 4); R[s3fs_fill_$secs]="$iops reads/s"
+      fusermount3 -u "$mnt"; sleep 0.5
+    fi
+  done
+  rm -rf "$work/fillcache"
+fi
+
+# Many small files read in order: a cold read-only mount, `find | sort | xargs cat` over 2,000
+# files of 512 B to 256 KiB in 20 directories, beside the raw client fetching the same objects
+# 16 at a time (a LIST, then GETs), with the next files fetched ahead and without (files_ahead=0).
+if has scan; then
+  echo "bench: small files read in order" >&2
+  scan() { (cd "$mnt/scan" && find . -type f | LC_ALL=C sort | xargs cat | md5sum | cut -c1-32); }
+  raw_s=() bfs_s=() off_s=()
+  for _ in $(seq "$rounds"); do
+    t0=$(now); "$bin/s3bench" get-all $B scan/ --parallel 16 >/dev/null; t1=$(now); raw_s+=("$(secs $t0 $t1)")
+    "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",ro
+    t0=$(now); sum=$(scan); t1=$(now); bfs_s+=("$(secs $t0 $t1)")
+    fusermount3 -u "$mnt"; sleep 0.5
+    "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",ro,files_ahead=0
+    t0=$(now); sum0=$(scan); t1=$(now); off_s+=("$(secs $t0 $t1)")
+    fusermount3 -u "$mnt"; sleep 0.5
+    [ "$sum" = "$sum0" ] || sum=WRONG
+  done
+  R[raw_scan]=$(median "${raw_s[@]}"); R[bucketfs_scan]="$(median "${bfs_s[@]}") ($( [ "$sum" = WRONG ] && echo WRONG || echo right))"
+  R[bucketfs_scan_off]=$(median "${off_s[@]}"); R[ratio_scan]=$(ratios "${bfs_s[*]}" "${raw_s[*]}"); R[gain_scan]=$(ratios "${bfs_s[*]}" "${off_s[*]}")
+  if command -v s3fs >/dev/null; then
+    echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
+    s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style,ro"
+    t0=$(now); s=$(scan); t1=$(now); R[s3fs_scan]="$(secs $t0 $t1)$( [ "$s" = "$sum" ] || echo ' WRONG')"
+    fusermount3 -u "$mnt"; sleep 0.5
+  fi
+  if command -v rclone >/dev/null; then
+    export RCLONE_CONFIG_BS_TYPE=s3 RCLONE_CONFIG_BS_PROVIDER=Other RCLONE_CONFIG_BS_ENDPOINT=$AWS_ENDPOINT_URL \
+      RCLONE_CONFIG_BS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_BS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+    env -u AWS_CA_BUNDLE rclone mount bs:$B "$mnt" --vfs-cache-mode off --read-only --daemon
+    for _ in $(seq 50); do mountpoint -q "$mnt" && break; sleep 0.1; done
+    t0=$(now); s=$(scan); t1=$(now); R[rclone_scan]="$(secs $t0 $t1)$( [ "$s" = "$sum" ] || echo ' WRONG')"
     fusermount3 -u "$mnt"; sleep 0.5
   fi
 fi
@@ -325,6 +395,9 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | fio randread 128 KiB, 4 jobs | $(v raw_rand_128k_4) | - | $(v bucketfs_rand_128k_4) | - | - |
 | fio randread 4 KiB, 16 jobs | $(v raw_rand_4k_16) | - | $(v bucketfs_rand_4k_16) | - | - |
 | fio randread 128 KiB, 16 jobs | $(v raw_rand_128k_16) | - | $(v bucketfs_rand_128k_16) | - | - |
+| fio randread 4 KiB, 4 jobs, 5 s, disk cache 4x the object (fetched whole in the background) | - | - | $(v bucketfs_fill_5) | $(v s3fs_fill_5) | - |
+| the same over 60 s | - | - | $(v bucketfs_fill_60) | $(v s3fs_fill_60) | - |
+| \`find \| sort \| xargs cat\` of 2,000 files (512 B-256 KiB), cold, ro (s; raw: LIST + GETs 16 at once) | $(v raw_scan) | - | $(v bucketfs_scan), $(v ratio_scan) the raw rate; files_ahead=0: $(v bucketfs_scan_off), $(v gain_scan) the time | $(v s3fs_scan) | $(v rclone_scan) |
 | \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
 | the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | $(v heads_mls) | - | - |
 | \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |

@@ -44,6 +44,10 @@ public struct MountSettings: Sendable, Equatable {
     public var metricsSpec: String?
     public var uploadConcurrency: Int?
     public var readahead: Int?
+    /// Largest object fetched whole when read at random (`fill_max`).
+    public var fillMax: Int?
+    /// Files fetched ahead of a reader in listing order (`files_ahead`).
+    public var filesAhead: Int?
     public var readPartSize: Int?
     public var prefetchMemory: Int?
 
@@ -219,6 +223,8 @@ public struct MountSettings: Sendable, Equatable {
             let b = try Self.size(name, need(), min: 64 << 10)
             guard b <= 256 << 20 else { throw ParseError("\(name) must be 64K to 256M") }
             readPartSize = b
+        case "fill_max": fillMax = try Self.size(name, need(), min: 0)
+        case "files_ahead": filesAhead = try Self.number(name, need(), 0...256)
         case "prefetch_memory": prefetchMemory = try Self.size(name, need(), min: 1 << 20)
         default:
             throw ParseError("unknown option \"\(name)\" (see `bucketfs --help` for the options)")

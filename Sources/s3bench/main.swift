@@ -7,6 +7,11 @@
 //                                                            ranged GETs of SIZE at random aligned offsets, N at once
 //   s3bench put-multipart BUCKET KEY SIZE [--parallel N] [--part BYTES]
 //   s3bench put-small BUCKET PREFIX COUNT [--size BYTES] [--parallel N] [--meta]
+//   s3bench put-varied BUCKET PREFIX COUNT --min BYTES --max BYTES [--dirs N] [--parallel N]
+//                                                            COUNT objects of sizes from MIN to MAX (fixed by
+//                                                            their number) as PREFIXdNN/fNNNNN, in N directories
+//   s3bench get-all BUCKET PREFIX [--parallel N]             LIST every key under PREFIX, then GET each whole
+//                                                            object, N at once, reading every byte
 //   s3bench list BUCKET PREFIX                               every LIST page of a prefix
 //   s3bench put BUCKET KEY FILE                              upload one local file
 //   s3bench head BUCKET KEY                                  print the object's size (-1 if missing)
@@ -133,6 +138,46 @@ struct S3Bench {
                 }
                 let s = seconds()
                 print(String(format: "%d PUTs of %d bytes in %.3f s: %.0f PUT/s", count, size, s, Double(count) / s))
+            case "put-varied":
+                guard args.count >= 4, let count = Int(args[3]) else { fail("put-varied BUCKET PREFIX COUNT") }
+                let (bucket, prefix) = (args[1], args[2])
+                let lo = option(args, "--min", 512), hi = max(lo, option(args, "--max", 256 << 10))
+                let dirs = max(1, option(args, "--dirs", 1)), parallel = option(args, "--parallel", 16)
+                let pattern = ByteBuffer(bytes: (0..<(hi + 4096)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) })
+                let total = Total()
+                try await eachIndex(count, parallel: parallel) { n in
+                    // Sizes spread evenly over [lo, hi] by a fixed hash of the number.
+                    let size = lo + Int((UInt64(n) &* 0x9E37_79B9_7F4A_7C15) >> 40) % (hi - lo + 1)
+                    let body = pattern.getSlice(at: n % 4096, length: size) ?? ByteBuffer()
+                    let key = prefix + String(format: "d%02d/f%05d", n % dirs, n)
+                    try await client.putObject(bucket, key: key, body: body)
+                    total.add(UInt64(size))
+                }
+                let s = seconds()
+                print(String(format: "%d PUTs, %llu bytes in %.3f s", count, total.value, s))
+            case "get-all":
+                guard args.count >= 3 else { fail("get-all BUCKET PREFIX") }
+                let (bucket, prefix) = (args[1], args[2])
+                let parallel = option(args, "--parallel", 16)
+                var keys: [String] = []
+                var req = ListObjectsRequest(prefix: prefix)
+                while true {
+                    let p = try await client.listObjects(bucket, req)
+                    keys += p.objects.map(\.key)
+                    guard let t = p.nextToken else { break }
+                    req.continuationToken = t
+                }
+                let all = keys
+                let sink = Sum(), bytes = Total()
+                try await eachIndex(all.count, parallel: parallel) { n in
+                    let out = try await client.getObject(bucket, key: all[n])
+                    if let body = out.body {
+                        body.withUnsafeReadableBytes { sink.add(checksum($0)) }
+                        bytes.add(UInt64(body.readableBytes))
+                    }
+                }
+                let s = seconds()
+                print(String(format: "get-all %d objects, %llu bytes in %.3f s", all.count, bytes.value, s))
             case "list":
                 guard args.count >= 3 else { fail("list BUCKET PREFIX") }
                 var pages = 0, objects = 0
@@ -216,6 +261,14 @@ final class Sum: @unchecked Sendable {
     private let lock = NSLock()
     private var x: UInt64 = 0
     func add(_ v: UInt64) { lock.lock(); x ^= v; lock.unlock() }
+    var value: UInt64 { lock.lock(); defer { lock.unlock() }; return x }
+}
+
+/// A running total (`Sum` folds checksums).
+final class Total: @unchecked Sendable {
+    private let lock = NSLock()
+    private var x: UInt64 = 0
+    func add(_ v: UInt64) { lock.lock(); x += v; lock.unlock() }
     var value: UInt64 { lock.lock(); defer { lock.unlock() }; return x }
 }
 

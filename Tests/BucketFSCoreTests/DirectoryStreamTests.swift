@@ -81,6 +81,8 @@ final class DirectoryStreamTests: XCTestCase {
                 cfg.readOnly = true
                 cfg.chunkSize = 2 * mib
                 cfg.maxPrefetchWindow = 4 * mib
+                // No fill here (the object fits a quarter of the memory cache): see below.
+                cfg.fillMaxBytes = 0
                 let fs = try BucketFileSystem(client: c, config: cfg, logger: Logger(label: "t"))
                 let f = try await fs.lookup(parent: 1, name: "f")
                 // As the FUSE bridge reads: from memory if there, else from S3.
@@ -108,6 +110,25 @@ final class DirectoryStreamTests: XCTestCase {
                 XCTAssertEqual(fs.reader.memory.usedBytes, mib, "\(server.name): only the first jump's block is held")
                 XCTAssertNil(fs.readCached(rnd.fh, offset: Int64(mib + 3), size: 4096), "\(server.name): a random read keeps no block")
                 await fs.release(rnd.fh)
+                // With the fill at its default, the object (within a quarter of the memory cache)
+                // comes whole into memory in the background, and random reads are answered from it.
+                cfg.fillMaxBytes = nil
+                let filled = try BucketFileSystem(client: c, config: cfg, logger: Logger(label: "t"))
+                let g = try await filled.lookup(parent: 1, name: "f")
+                let h = try await filled.open(g.ino, flags: O_RDONLY)
+                for at in [5 * mib + 17, 1 * mib + 3, 3 * mib + 100] {
+                    if let hit = filled.readCached(h.fh, offset: Int64(at), size: 4096) {
+                        XCTAssertEqual(hit.flatMap { Array($0.readableBytesView) }, Array(data[at..<(at + 4096)]))
+                    } else {
+                        let got = try await filled.read(h.fh, offset: Int64(at), size: 4096).flatMap { Array($0.readableBytesView) }
+                        XCTAssertEqual(got, Array(data[at..<(at + 4096)]), server.name)
+                    }
+                }
+                let whole = await waitForCondition(10) { filled.reader.memory.usedBytes == data.count }
+                XCTAssertTrue(whole, "\(server.name): the object was fetched whole (\(filled.reader.memory.usedBytes) bytes)")
+                let local = filled.readCached(h.fh, offset: Int64(2 * mib + 5), size: 4096)
+                XCTAssertEqual(local?.flatMap { Array($0.readableBytesView) }, Array(data[(2 * mib + 5)..<(2 * mib + 5 + 4096)]))
+                await filled.release(h.fh)
             } catch {
                 XCTFail("[\(server.name)] \(error)")
             }
@@ -115,4 +136,14 @@ final class DirectoryStreamTests: XCTestCase {
             try await c.shutdown()
         }
     }
+}
+
+/// Polls `condition` every 50 ms for up to `seconds`; answers whether it came true.
+func waitForCondition(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return await condition()
 }

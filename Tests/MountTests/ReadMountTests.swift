@@ -141,6 +141,69 @@ final class ReadMountTests: XCTestCase {
         }
     }
 
+    /// An object that fits a quarter of the disk cache and is read at random is fetched whole in
+    /// the background: after one pass its reads are answered with the server gone. A larger
+    /// object keeps the small-GET path (only the first jump's block is cached).
+    func testRandomReaderMakesAFittingObjectLocal() async throws {
+        guard let real = try TestServer.all().first else { return }
+        let c = try real.client()
+        do { try await randomReaderFill(real, c) } catch { XCTFail("\(error)") }
+        try await c.shutdown()
+    }
+
+    func randomReaderFill(_ real: TestServer, _ c: S3Client) async throws {
+        let bucket = uniqueBucket("fill")
+        try await c.createBucket(bucket)
+        let proxy = TestProxy(real)
+        XCTAssertTrue(proxy.start(), "proxy listening")
+        let small = testBytes(12 << 20, seed: 11), large = testBytes(24 << 20, seed: 12)
+        try await upload(c, bucket, "small.bin", small)
+        try await upload(c, bucket, "large.bin", large)
+        let smallPath = try local(small), largePath = try local(large)
+        let cache = "\(MountFixture.runDir)/fillcache-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let m = MountFixture(server: proxy.server)
+        try m.mount(bucket, options: "ro,cache_dir=\(cache),cache_size=64M,retries=1,request_timeout=5")
+        defer { m.unmount() }
+        let program = """
+            import os, random, subprocess, sys, time
+            def cached():
+                return int(subprocess.run(["du", "-sb", \(String(reflecting: cache + "/blocks"))], capture_output=True, text=True).stdout.split()[0])
+            def jumps(path, want, n, rng):
+                fd = os.open(path, os.O_RDONLY)
+                for _ in range(n):
+                    off = rng.randrange(0, len(want) // 4096) * 4096
+                    if os.pread(fd, 4096, off) != want[off:off + 4096]:
+                        print("wrong bytes at", off); sys.exit(1)
+                return fd
+            rng = random.Random(7)
+            large = open(\(String(reflecting: largePath)), "rb").read()
+            small = open(\(String(reflecting: smallPath)), "rb").read()
+            fd = jumps(\(String(reflecting: m.path("large.bin"))), large, 40, rng)
+            time.sleep(1)
+            print("large-cached-mib", cached() >> 20)
+            os.close(fd)
+            fd = jumps(\(String(reflecting: m.path("small.bin"))), small, 20, rng)
+            deadline = time.time() + 60
+            while cached() < len(small) and time.time() < deadline:
+                time.sleep(0.1)
+            print("small-local", cached() >= len(small))
+            os.kill(\(proxy.pid), 9)
+            # The server is gone: every read of the small object is local now.
+            for _ in range(300):
+                off = rng.randrange(0, len(small) - 5000)
+                if os.pread(fd, 5000, off) != small[off:off + 5000]:
+                    print("wrong bytes at", off); sys.exit(1)
+            print("offline-reads ok")
+            """
+        let r = sh("/usr/bin/python3 - <<'PY'\n\(program)\nPY", timeout: 180)
+        XCTAssertEqual(r.status, 0, r.out + r.err)
+        let lines = r.out.split(separator: "\n")
+        let largeCached = lines.first { $0.hasPrefix("large-cached-mib") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 99
+        XCTAssertLessThanOrEqual(largeCached, 2, "an object over the fill limit is not fetched whole: \(r.out)")
+        XCTAssertTrue(r.out.contains("small-local True\noffline-reads ok"), r.out + r.err)
+    }
+
     func testChangedObjectIsSeenAfterTTL() async throws {
         try await forEachServerBucket("ttl") { server, c, bucket in
             try await c.putObject(bucket, key: "f", body: ByteBuffer(string: "version one"))

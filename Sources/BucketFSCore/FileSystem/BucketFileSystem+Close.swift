@@ -85,6 +85,7 @@ extension BucketFileSystem {
             }
             return (f, c)
         }) else { return }
+        if let object = f.filling { fill.leave(object) }
         guard remaining == 0, let file = stagedFile(f.ino) else { return }
         await lastHandleGone(f.ino, file, store: f.writable)
     }

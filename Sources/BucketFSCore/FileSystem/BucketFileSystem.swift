@@ -15,6 +15,10 @@ public final class BucketFileSystem: Sendable {
     public let client: S3Client
     public let inodes: InodeTable
     public let reader: ObjectReader
+    /// Background fetches of whole objects read at random.
+    let fill: ObjectFill
+    /// Read-ahead of the next files of a directory read in listing order.
+    let nextFiles: NextFilesAhead
     let negative: NegativeCache
     let memo = MetadataMemo()
     /// The directories' metadata records (see `DirectoryRecord`).
@@ -38,6 +42,8 @@ public final class BucketFileSystem: Sendable {
         /// A write through this handle clears the set-user-ID and set-group-ID bits (a writer
         /// without CAP_FSETID, as the kernel does for writes through the page cache).
         var clearsSetID = false
+        /// The object whose background fill (`ObjectFill`) this handle joined; it leaves it on release.
+        var filling: ObjectVersion?
     }
 
     struct Handles {
@@ -118,6 +124,8 @@ public final class BucketFileSystem: Sendable {
         reader = ObjectReader(client: client, bucket: config.bucket, blockSize: config.blockSize, chunkSize: config.chunkSize,
                               memory: BlockCache(capacity: config.memoryCacheBytes), disk: disk,
                               maxPrefetchBytes: config.maxPrefetchInflight, logger: logger)
+        fill = ObjectFill(reader: reader, maxObjectBytes: Int64(config.fillLimit))
+        nextFiles = NextFilesAhead(maxFiles: config.filesAhead, maxBytes: Int64(config.filesAheadBytes))
         // 5 TiB in 10,000 parts; with fewer parts (1,000 on Swift s3api, where 1,000 parts of at
         // most 5 GiB cannot reach 5 TiB anyway) 1 GiB a part on average, so parts grow slowly.
         let target = min(Int64(5) << 40, Int64(config.maxParts) << 30)
@@ -355,6 +363,7 @@ public final class BucketFileSystem: Sendable {
         }
         let entries = try await resolved(try await stream.entries(from: max(0, offset - 2), limit: max(1, limit - out.count)),
                                          record: await stream.record, dir: dir)
+        if let first = entries.first { nextFiles.listed(ino, names: entries.map(\.name), at: Int(first.nextOffset - 1)) }
         for e in entries {
             var listed = ListedEntry(name: e.name, ino: 0, attributes: e.attributes, nextOffset: e.nextOffset + 2)
             if plus {
@@ -512,6 +521,7 @@ public final class BucketFileSystem: Sendable {
                 x.pageCacheUsed = true
             }
         }
+        if !writable && !truncate && stagedFile == nil { fetchNextFiles(after: n) }
         if let stagedFile, truncate {
             do {
                 if await stagedFile.attributes.size > 0 { mirror(ino, try await stagedFile.truncate(to: 0)) }
@@ -524,18 +534,39 @@ public final class BucketFileSystem: Sendable {
         return Opened(fh: fh, keepCache: truncate ? false : keep, direct: direct)
     }
 
+    /// `n` was opened for reading: if it follows the one opened before in its directory's listing
+    /// order, the next small files start coming (`NextFilesAhead`), whole, into the memory cache.
+    private func fetchNextFiles(after n: Node) {
+        var objects: [ObjectVersion] = []
+        let names = nextFiles.opened(n.parent, n.name) { name in
+            // Not a file read before in this version: the kernel's page cache may hold it still.
+            guard let c = inodes.child(of: n.parent, named: name), c.attributes.kind == .file,
+                  let etag = c.attributes.etag, !etag.isEmpty, c.attributes.size > 0,
+                  c.lastOpenedETag != etag else { return nil }
+            return c.attributes.size
+        }
+        for name in names {
+            guard let c = inodes.child(of: n.parent, named: name), let etag = c.attributes.etag, stagedFile(c.ino) == nil else { continue }
+            objects.append(ObjectVersion(key: c.key, etag: etag, size: c.attributes.size))
+        }
+        for o in objects { reader.prefetch(o, range: 0..<o.size) }
+        if !objects.isEmpty { ReaderMetrics.filesAhead.increment(by: objects.count) }
+    }
+
     /// Records the read for read-ahead, starts any read-ahead, and answers the bytes if they are
     /// all in memory already (nil otherwise: call `read`). Never waits on the network. A read that
     /// continues a sequential stream drops the blocks it used from memory (see `ObjectReader`).
     public func readCached(_ fh: UInt64, offset: Int64, size: Int) -> [ByteBuffer]? {
-        guard let (object, ahead, sequential) = handles.withLock({ h -> (ObjectVersion, Range<Int64>?, Bool)? in
+        guard let (object, ahead, sequential, random) = handles.withLock({ h -> (ObjectVersion, Range<Int64>?, Bool, Bool)? in
             guard var f = h.files[fh], !isStaged(f.ino) else { return nil }
             let r = f.prefetcher.onRead(offset: offset, length: Int64(size), objectSize: f.object.size)
             h.files[fh] = f
-            return (f.object, r, f.prefetcher.isSequential)
+            return (f.object, r, f.prefetcher.isSequential, f.prefetcher.isRandom)
         }) else { return nil }
         if let ahead { reader.prefetch(object, range: ahead) }
-        guard let hit = reader.cachedRead(object, offset: offset, length: size, dropBehind: sequential) else { return nil }
+        // A random read of what the disk cache holds (a filled object) is answered here too.
+        guard let hit = random ? reader.localRead(object, offset: offset, length: size)
+                : reader.cachedRead(object, offset: offset, length: size, dropBehind: sequential) else { return nil }
         ReaderMetrics.bytesRead.increment(by: hit.reduce(0) { $0 + $1.readableBytes })
         return hit
     }
@@ -549,6 +580,7 @@ public final class BucketFileSystem: Sendable {
         }
         if timedOut { throw FSError(ETIMEDOUT, "\(object.key): the server did not answer a read a moment ago") }
         if let file = stagedFile(ino) { return [try await file.read(at: offset, count: size)] }
+        if random { joinFill(fh, object) }
         do {
             let got = random ? try await reader.readRange(object, offset: offset, length: size)
                 : try await reader.read(object, offset: offset, length: size, dropBehind: sequential)
@@ -573,6 +605,17 @@ public final class BucketFileSystem: Sendable {
         }
     }
 
+
+    /// A handle read at random joins the fill of its object, once, if the object qualifies.
+    private func joinFill(_ fh: UInt64, _ object: ObjectVersion) {
+        guard fill.qualifies(object) else { return }
+        let join = handles.withLock { h -> Bool in
+            guard let f = h.files[fh], f.filling == nil else { return false }
+            h.files[fh]?.filling = object
+            return true
+        }
+        if join, !fill.join(object) { handles.withLock { $0.files[fh]?.filling = nil } }
+    }
 
     public var openHandleCount: Int { handles.withLock { $0.files.count + $0.dirs.count } }
 

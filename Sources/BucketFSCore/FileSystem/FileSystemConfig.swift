@@ -31,6 +31,17 @@ public struct FileSystemConfig: Sendable {
     public var chunkSize: Int = 16 << 20
     public var diskCacheDirectory: String?
     public var diskCacheBytes: Int = 1 << 30
+    /// An object read at random is fetched whole in the background when it is at most this
+    /// large (nil: a quarter of the disk cache, or of the memory cache without one; 0: never).
+    public var fillMaxBytes: Int?
+    /// The byte limit `fillMaxBytes` stands for.
+    public var fillLimit: Int {
+        fillMaxBytes ?? (diskCacheDirectory != nil ? diskCacheBytes : memoryCacheBytes) / 4
+    }
+    /// Small files fetched ahead of a program reading a directory's files in listing order
+    /// (0: none), and the bytes they may hold at once.
+    public var filesAhead: Int = 16
+    public var filesAheadBytes: Int = 16 << 20
     public var listPageSize: Int = 1000
     /// HEADs in flight at once when fetching POSIX metadata for a listing.
     public var metadataConcurrency: Int = 32

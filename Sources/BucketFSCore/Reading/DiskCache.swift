@@ -117,6 +117,33 @@ public final class DiskCache: Sendable {
         return Block(buf)
     }
 
+    /// Bytes `range` of the block, if cached (read alone: a random read of a few KiB does not
+    /// read the whole block). Counts as a use for eviction.
+    public func get(_ key: BlockKey, range: Range<Int>) -> ByteBuffer? {
+        let name = fileName(key)
+        guard state.withLock({ s -> Bool in
+            guard let size = s.files.removeValue(forKey: name) else { return false }
+            s.files[name] = size
+            return size >= range.upperBound
+        }) else { return nil }
+        let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { forgetFile(name); return nil }
+        defer { close(fd) }
+        let length = range.count
+        var buf = ByteBufferAllocator().buffer(capacity: length)
+        let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { ptr in
+            guard let base = ptr.baseAddress else { return 0 }
+            var done = 0
+            while done < length {
+                let r = pread(fd, base + done, length - done, off_t(range.lowerBound + done))
+                if r <= 0 { break }
+                done += r
+            }
+            return done
+        }
+        return n == length ? buf : nil
+    }
+
     private func forgetFile(_ name: String) {
         state.withLock { s in if let size = s.files.removeValue(forKey: name) { s.used -= size } }
     }

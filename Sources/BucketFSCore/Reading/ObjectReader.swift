@@ -131,11 +131,7 @@ public final class ObjectReader: Sendable {
     public func readRange(_ object: ObjectVersion, offset: Int64, length: Int) async throws -> [ByteBuffer] {
         let (first, last, end) = span(object, offset, length)
         guard end > offset else { return [] }
-        let cached = (first...last).allSatisfy { i in
-            let key = BlockKey(object: object, index: i)
-            return memory.contains(key) || disk?.contains(key) == true
-        }
-        if cached { return try await read(object, offset: offset, length: length) }
+        if let local = localRange(object, first: first, last: last, offset: offset, end: end) { return local }
         let out = try await client.getObject(bucket, key: object.key, range: offset...(end - 1), ifMatch: object.etag.isEmpty ? nil : object.etag,
                                              maxBytes: Int(end - offset) + 1)
         guard let body = out.body, body.readableBytes == Int(end - offset) else {
@@ -143,6 +139,90 @@ public final class ObjectReader: Sendable {
         }
         ReaderMetrics.randomReadBytes.increment(by: body.readableBytes)
         return [body]
+    }
+
+    /// A random read answered from memory and disk alone (only the asked bytes of a block on
+    /// disk are read), or nil if a block of it is in neither. Never touches the network: the
+    /// FUSE thread may call it and reply at once.
+    public func localRead(_ object: ObjectVersion, offset: Int64, length: Int) -> [ByteBuffer]? {
+        let (first, last, end) = span(object, offset, length)
+        guard end > offset else { return [] }
+        return localRange(object, first: first, last: last, offset: offset, end: end)
+    }
+
+    /// `offset..<end` from memory and disk alone, or nil if a block of it is in neither.
+    private func localRange(_ object: ObjectVersion, first: Int64, last: Int64, offset: Int64, end: Int64) -> [ByteBuffer]? {
+        let bs = Int64(blockSize)
+        var out: [ByteBuffer] = []
+        for i in first...last {
+            let key = BlockKey(object: object, index: i)
+            let from = Int(max(offset, i * bs) - i * bs)
+            let to = Int(min(end, (i + 1) * bs) - i * bs)
+            if let b = memory.get(key) {
+                out += b.slices(from..<min(to, b.count))
+            } else if let d = disk, let part = d.get(key, range: from..<to) {
+                out.append(part)
+            } else {
+                return nil
+            }
+        }
+        return out
+    }
+
+    /// Fetches every block of `object` not cached yet, in GETs of `chunkSize`, `parallel` at
+    /// once, within the read-ahead budget, into the disk tier (or memory without one). Stops at
+    /// cancellation or the first failure; a failure only costs the rest of the fill. Answers the
+    /// bytes it fetched.
+    func fill(_ object: ObjectVersion, parallel: Int) async -> Int {
+        let perChunk = Int64(max(1, chunkSize / blockSize))
+        let blocks = (object.size + Int64(blockSize) - 1) / Int64(blockSize)
+        let toMemory = disk == nil
+        var chunks: [[Int64]] = []
+        var c: Int64 = 0
+        while c < blocks {
+            let missing = (c..<min(blocks, c + perChunk)).filter { i in
+                let key = BlockKey(object: object, index: i)
+                return !(disk?.contains(key) ?? memory.contains(key))
+            }
+            if !missing.isEmpty { chunks.append(missing) }
+            c += perChunk
+        }
+        // Each task answers the bytes it fetched, or nil when its GET failed.
+        let bytes = await withTaskGroup(of: Int?.self) { group -> Int in
+            var next = 0
+            var total = 0
+            func add() {
+                guard next < chunks.count else { return }
+                let run = chunks[next]
+                next += 1
+                group.addTask { [self] in
+                    await fillRun(object, run, toMemory: toMemory)
+                }
+            }
+            for _ in 0..<max(1, parallel) { add() }
+            for await got in group {
+                guard let got, !Task.isCancelled else { group.cancelAll(); break }
+                total += got
+                add()
+            }
+            return total
+        }
+        ReaderMetrics.fillBytes.increment(by: bytes)
+        return bytes
+    }
+
+    /// One GET of a fill: the bytes it fetched, or nil if it failed or the fill was cancelled.
+    private func fillRun(_ object: ObjectVersion, _ run: [Int64], toMemory: Bool) async -> Int? {
+        guard !Task.isCancelled else { return nil }
+        do {
+            for (wanted, feed) in claim(object, blocks: run, prefetch: true, toMemory: toMemory) {
+                for i in wanted { _ = try await feed.block(i) }
+            }
+            return run.reduce(0) { $0 + blockLength(object, $1) }
+        } catch {
+            logger.debug("fill of \(object.key) stopped: \(error)")
+            return nil
+        }
     }
 
     /// Starts fetching the blocks of `range` that are not cached or in flight, within the global
@@ -153,7 +233,9 @@ public final class ObjectReader: Sendable {
         var wanted: [Int64] = []
         var i = range.lowerBound / bs
         while i * bs < range.upperBound && i * bs < object.size {
-            if !memory.contains(BlockKey(object: object, index: i)) { wanted.append(i) }
+            let key = BlockKey(object: object, index: i)
+            // A block on disk is read from there when asked for: fetching it again would be waste.
+            if !memory.contains(key) && disk?.contains(key) != true { wanted.append(i) }
             i += 1
         }
         guard !wanted.isEmpty else { return }
@@ -164,7 +246,7 @@ public final class ObjectReader: Sendable {
     /// grouped into GETs of up to `chunkSize` that never cross a multiple of it, and answers them
     /// beside the GETs already in flight for the others. Synchronous, so two callers never fetch
     /// one block twice.
-    private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool) -> [(blocks: [Int64], feed: BlockFeed)] {
+    private func claim(_ object: ObjectVersion, blocks: [Int64], prefetch: Bool, toMemory: Bool = true) -> [(blocks: [Int64], feed: BlockFeed)] {
         let perChunk = max(1, chunkSize / blockSize)
         return inflight.withLock { m in
             var out: [(blocks: [Int64], feed: BlockFeed)] = []
@@ -190,7 +272,7 @@ public final class ObjectReader: Sendable {
                     }
                     defer { if prefetch { self.budget.release(bytes) } }
                     do {
-                        try await self.fetchRun(object, blocks, into: feed)
+                        try await self.fetchRun(object, blocks, into: feed, toMemory: toMemory)
                     } catch {
                         feed.fail(error)
                     }
@@ -226,8 +308,9 @@ public final class ObjectReader: Sendable {
 
     /// One ranged GET for a run of contiguous blocks. As the body arrives it is cut into
     /// per-block slices of the buffers it arrived in (no copy), each cached in memory and handed
-    /// to `feed` once whole; the disk tier gets them when the GET is complete.
-    private func fetchRun(_ object: ObjectVersion, _ run: [Int64], into feed: BlockFeed) async throws {
+    /// to `feed` once whole; the disk tier gets them when the GET is complete. Without
+    /// `toMemory` (a fill into the disk tier), the memory tier is left as it was.
+    private func fetchRun(_ object: ObjectVersion, _ run: [Int64], into feed: BlockFeed, toMemory: Bool = true) async throws {
         let bs = Int64(blockSize)
         let start = run[0] * bs
         let stop = min(object.size, (run[run.count - 1] + 1) * bs)
@@ -235,7 +318,7 @@ public final class ObjectReader: Sendable {
         let assembly = Mutex(BlockAssembly(lengths: run.map { blockLength(object, $0) }))
         let observer: BodyObserver = { [memory] part, offset in
             for (n, block) in assembly.withLock({ $0.add(part, at: offset) }) {
-                memory.insert(BlockKey(object: object, index: run[n]), block)
+                if toMemory { memory.insert(BlockKey(object: object, index: run[n]), block) }
                 feed.deliver(run[n], block)
             }
         }
@@ -256,7 +339,7 @@ public final class ObjectReader: Sendable {
             let block = whole.block(from..<(from + blockLength(object, i)))
             let key = BlockKey(object: object, index: i)
             if n >= streamed {
-                memory.insert(key, block)
+                if toMemory { memory.insert(key, block) }
                 feed.deliver(i, block)
             }
             disk?.put(key, block)
