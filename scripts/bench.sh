@@ -3,7 +3,7 @@
 # aws-cli, s3fs and rclone mount (--vfs-cache-mode off; writes mode for the append, which off
 # cannot do), cold mount each time. Reads, listings, then writes. Prints a table.
 #   scripts/bench.sh            (BENCH_SIZE_MB=1024 BENCH_FILES=10000 to change the sizes;
-#                                BENCH_SECTIONS=read,random,fill,scan,list,metadata,write to run only some)
+#                                BENCH_SECTIONS=read,random,fill,scan,list,metadata,write,load to run only some)
 # Figures are for comparison on one machine in one run; quote them as ratios. The raw client and
 # bucketfs take turns, BENCH_ROUNDS times (default 5), and the table gives the medians: a shared
 # machine's noise then moves both sides of a ratio alike.
@@ -34,7 +34,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2-$1:.3f}')"; }
 declare -A R
 rounds=${BENCH_ROUNDS:-5}
-sections=${BENCH_SECTIONS:-read,random,fill,scan,list,metadata,write}
+sections=${BENCH_SECTIONS:-read,random,fill,scan,list,metadata,write,load}
 has() { [[ ",$sections," == *",$1,"* ]]; }
 num() { sed 's/.*: //; s/ .*//'; }   # "get ... in 1.0 s: 1064 MB/s" -> 1064
 # CPU-seconds: of a process so far (user + system, from /proc/PID/stat), and of a command run to
@@ -59,7 +59,7 @@ PY
 
 "$bin/bucketfs" bucket create $B --url "$AWS_ENDPOINT_URL" >/dev/null
 echo "bench: preparing objects (${size_mb} MiB object, $files files in one directory, $files in 100 directories)" >&2
-if has read || has random || has fill || has write; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
+if has read || has random || has fill || has write || has load; then "$bin/s3bench" put-multipart $B big $((size_mb << 20)) --parallel 4 >/dev/null; fi
 if has scan; then "$bin/s3bench" put-varied $B scan/ 2000 --min 512 --max 262144 --dirs 20 --parallel 16 >/dev/null; fi
 if has list; then
   "$bin/s3bench" put-small $B flat/f $files --parallel 16 >/dev/null
@@ -369,6 +369,27 @@ fi
 
 fi
 
+# Memory under load: 16 writers (256 MiB each, dd) and 16 readers (dd of the big object) at
+# once on one default mount; the mount's peak RSS against the documented bound (150 MiB).
+if has load; then
+  echo "bench: 16 writers and 16 readers at once" >&2
+  "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
+  pid=$(pid_of "[b]ucketfs $B $mnt"); mkdir -p "$mnt/load"
+  t0=$(now)
+  jobs=()
+  for i in $(seq 16); do
+    dd if=/dev/zero of="$mnt/load/w$i" bs=1M count=256 status=none & jobs+=($!)
+    dd if="$mnt/big" of=/dev/null bs=1M status=none & jobs+=($!)
+  done
+  # Only these: a bare `wait` would also wait for servers started in the background.
+  wait "${jobs[@]}"; t1=$(now)
+  R[load_time]=$(secs $t0 $t1)
+  R[load_rss]=$(awk '/VmHWM/ {printf "%d MiB", $2/1024}' /proc/$pid/status 2>/dev/null || echo -)
+  ok=0; for i in $(seq 16); do [ "$(stat -c %s "$mnt/load/w$i")" = $((256 << 20)) ] && ok=$((ok + 1)); done
+  R[load_ok]="$ok of 16 files whole"
+  rm -rf "$mnt/load"; fusermount3 -u "$mnt"; sleep 0.5
+fi
+
 v() { echo "${R[$1]:--}"; }
 cat <<TABLE
 
@@ -388,6 +409,7 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | the same write with \`-o direct_io\` | - | - | $(v dio_put) | - | - |
 | peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
 | CPU-seconds per GiB of that write (the mount process; raw: s3bench, MD5 of every part included) | $(v raw_putcpu) | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
+| peak RSS of one mount with 16 writers (256 MiB each) and 16 readers (the ${size_mb} MiB object) at once | - | - | $(v load_rss) in $(v load_time) s, $(v load_ok) | - | - |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | CPU-seconds of that \`cp -r\` (the mount process; raw: s3bench) | $(v raw_cpcpu) | - | $(v bucketfs_cpcpu) | $(v s3fs_cpcpu) | $(v rclone_cpcpu) |
 | append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
