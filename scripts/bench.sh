@@ -135,24 +135,25 @@ if command -v rclone >/dev/null; then
   if has list && rc; then listing rclone; fusermount3 -u "$mnt"; sleep 0.5; fi
 fi
 
+# Blocks arrive counted as bytes received; random reads' exact ranges in their own counter.
+fetched() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_(s3_bytes_received|random_read_bytes_fetched)_total/ {v += $2} END {print v + 0}'; }
+fiorun() {  # bs jobs [seconds]: "IOPS bytes-read"
+  python3 - "$1" "$2" "$mnt/big" "${3:-${BENCH_RANDOM_SECONDS:-10}}" <<'PY'
+import json, subprocess, sys
+bs, jobs, path, secs = sys.argv[1:5]
+out = subprocess.run(["fio", "--name=r", "--filename=" + path, "--rw=randread", "--bs=" + bs, "--ioengine=psync",
+                    "--numjobs=" + jobs, "--runtime=" + secs, "--time_based", "--group_reporting",
+                    "--readonly", "--output-format=json"], capture_output=True, text=True, check=True).stdout
+r = json.loads(out)["jobs"][0]["read"]
+print(f"{r['iops']:.0f} {r['io_bytes']}")
+PY
+}
+
 # Random reads: fio randread (psync) on the big object through a cold mount, beside the raw
 # client's ranged GETs of the same size at the same concurrency; bytes fetched from S3 per byte
 # read, from the mount's metrics.
 if has random && command -v fio >/dev/null; then
   echo "bench: random reads" >&2
-  # Blocks arrive counted as bytes received; random reads' exact ranges in their own counter.
-  fetched() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_(s3_bytes_received|random_read_bytes_fetched)_total/ {v += $2} END {print v + 0}'; }
-  fiorun() {  # bs jobs: "IOPS fetched/read"
-    python3 - "$1" "$2" "$mnt/big" "${BENCH_RANDOM_SECONDS:-10}" <<'PY'
-import json, subprocess, sys
-bs, jobs, path, secs = sys.argv[1:5]
-out = subprocess.run(["fio", "--name=r", "--filename=" + path, "--rw=randread", "--bs=" + bs, "--ioengine=psync",
-                      "--numjobs=" + jobs, "--runtime=" + secs, "--time_based", "--group_reporting",
-                      "--readonly", "--output-format=json"], capture_output=True, text=True, check=True).stdout
-r = json.loads(out)["jobs"][0]["read"]
-print(f"{r['iops']:.0f} {r['io_bytes']}")
-PY
-  }
   for cfg in "4k 4" "128k 4" "4k 16" "128k 16"; do
     set -- $cfg; bs=$1; jobs=$2; bytes=$(( ${bs%k} * 1024 ))
     R[raw_rand_${bs}_$jobs]=$("$bin/s3bench" randget $B big --size $bytes --parallel $jobs --seconds "${BENCH_RANDOM_SECONDS:-10}" | sed 's/.*: //')
@@ -175,29 +176,17 @@ fi
 # beside s3fs (which downloads the object at open into its own temporary file).
 if has fill && command -v fio >/dev/null; then
   echo "bench: random reads of an object that fits the cache" >&2
-  fetched_all() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^bucketfs_(s3_bytes_received|random_read_bytes_fetched)_total/ {v += $2} END {print v + 0}'; }
-  fio_for() {  # seconds bs jobs: "IOPS io_bytes"
-    python3 - "$2" "$3" "$mnt/big" "$1" <<'PY'
-import json, subprocess, sys
-bs, jobs, path, secs = sys.argv[1:5]
-out = subprocess.run(["fio", "--name=r", "--filename=" + path, "--rw=randread", "--bs=" + bs, "--ioengine=psync",
-                      "--numjobs=" + jobs, "--runtime=" + secs, "--time_based", "--group_reporting",
-                      "--readonly", "--output-format=json"], capture_output=True, text=True, check=True).stdout
-r = json.loads(out)["jobs"][0]["read"]
-print(f"{r['iops']:.0f} {r['io_bytes']}")
-PY
-  }
   for secs in 5 60; do
     rm -rf "$work/fillcache"
     mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",metrics=127.0.0.1:$mport,cache_dir=$work/fillcache,cache_size=$((size_mb * 4 + 64))M
-    f0=$(fetched_all); read -r iops io < <(fio_for $secs 4k 4); f1=$(fetched_all)
+    f0=$(fetched); read -r iops io < <(fiorun 4k 4 $secs); f1=$(fetched)
     R[bucketfs_fill_$secs]="$iops reads/s, fetched $(python3 -c "print(f'{($f1-$f0)/(1<<20):.0f}')") MiB"
     fusermount3 -u "$mnt"; sleep 0.5
     if command -v s3fs >/dev/null; then
       echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" > "$work/pw"; chmod 600 "$work/pw"
       s3fs $B "$mnt" -o "passwd_file=$work/pw,url=$AWS_ENDPOINT_URL,use_path_request_style"
-      read -r iops io < <(fio_for $secs 4k 4); R[s3fs_fill_$secs]="$iops reads/s"
+      read -r iops io < <(fiorun 4k 4 $secs); R[s3fs_fill_$secs]="$iops reads/s"
       fusermount3 -u "$mnt"; sleep 0.5
     fi
   done

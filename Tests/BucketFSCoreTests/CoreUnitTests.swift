@@ -284,6 +284,24 @@ final class CoreUnitTests: XCTestCase {
         let smaller = try DiskCache(directory: dir, capacity: 10_000, bucket: "b", blockSize: 10_000, logger: logger)
         XCTAssertLessThanOrEqual(smaller.usedBytes, 10_000, "a smaller cap trims at start")
     }
+
+    /// A block read since it was written gets a second chance: the next unread one goes first.
+    /// A range read returns just the asked bytes.
+    func testDiskCacheKeepsWhatIsReadAndReadsRanges() throws {
+        let dir = NSTemporaryDirectory() + "bfs-disk-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let obj = ObjectVersion(key: "k", etag: "e", size: 100_000)
+        let d = try DiskCache(directory: dir, capacity: 30_000, bucket: "b", blockSize: 10_000, logger: Logger(label: "test"))
+        func key(_ i: Int) -> BlockKey { BlockKey(object: obj, index: Int64(i)) }
+        for i in 0..<3 { d.put(key(i), Block(ByteBuffer(bytes: (0..<10_000).map { UInt8(truncatingIfNeeded: $0 + i) }))) }
+        XCTAssertEqual(d.get(key(0), range: 100..<104).map { Array($0.readableBytesView) }, [100, 101, 102, 103])
+        d.put(key(3), Block(ByteBuffer(bytes: [UInt8](repeating: 3, count: 10_000))))
+        XCTAssertTrue(d.contains(key(0)), "read since written: kept")
+        XCTAssertFalse(d.contains(key(1)), "the oldest unread block went")
+        XCTAssertTrue(d.contains(key(2)) && d.contains(key(3)))
+        XCTAssertNil(d.get(key(2), range: 9_999..<10_001), "a range past the block's end")
+        XCTAssertLessThanOrEqual(d.usedBytes, 30_000)
+    }
 }
 
 import Foundation

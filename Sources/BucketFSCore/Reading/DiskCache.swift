@@ -13,9 +13,40 @@ import Synchronization
 /// never hits old blocks and a remount finds the blocks still valid (the index is rebuilt from
 /// the files, oldest first). The byte cap is never exceeded: room is made before a block is written.
 public final class DiskCache: Sendable {
+    /// Files in the order they were written, with a second chance for those read since they
+    /// last came to the front (an exact LRU would move an entry on every read, which costs a
+    /// shift of the whole index: random 4 KiB reads of a filled object make that the hot path).
     struct State {
         var files: OrderedDictionary<String, Int> = [:]
+        var referenced: Set<String> = []
         var used = 0
+
+        /// Marks a cached file as used; answers its size, or nil if it is not cached.
+        mutating func touch(_ name: String) -> Int? {
+            guard let size = files[name] else { return nil }
+            referenced.insert(name)
+            return size
+        }
+
+        /// Removes files until `bytes` more fit under `capacity`; answers the names removed.
+        mutating func evict(toFit bytes: Int, capacity: Int) -> [String] {
+            var victims: [String] = []
+            while used + bytes > capacity, let first = files.keys.first {
+                let size = files.removeValue(forKey: first) ?? 0
+                if referenced.remove(first) != nil {
+                    files[first] = size
+                    continue
+                }
+                used -= size
+                victims.append(first)
+            }
+            return victims
+        }
+
+        mutating func forget(_ name: String) {
+            referenced.remove(name)
+            if let size = files.removeValue(forKey: name) { used -= size }
+        }
     }
 
     public let directory: String
@@ -70,13 +101,7 @@ public final class DiskCache: Sendable {
 
     /// Evicts least-recently-used files until `bytes` more fit under the cap.
     private func makeRoom(for bytes: Int) {
-        var victims: [String] = []
-        state.withLock { s in
-            while s.used + bytes > capacity, let first = s.files.keys.first {
-                s.used -= s.files.removeValue(forKey: first) ?? 0
-                victims.append(first)
-            }
-        }
+        let victims = state.withLock { $0.evict(toFit: bytes, capacity: capacity) }
         for v in victims { unlink(directory + "/" + v) }
     }
 
@@ -89,11 +114,7 @@ public final class DiskCache: Sendable {
     /// The block, if cached with the expected length.
     public func get(_ key: BlockKey, expectedLength: Int) -> Block? {
         let name = fileName(key)
-        guard state.withLock({ s -> Bool in
-            guard let size = s.files.removeValue(forKey: name) else { return false }
-            s.files[name] = size
-            return true
-        }) else { return nil }
+        guard state.withLock({ $0.touch(name) != nil }) else { return nil }
         let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { forgetFile(name); return nil }
         defer { close(fd) }
@@ -121,11 +142,7 @@ public final class DiskCache: Sendable {
     /// read the whole block). Counts as a use for eviction.
     public func get(_ key: BlockKey, range: Range<Int>) -> ByteBuffer? {
         let name = fileName(key)
-        guard state.withLock({ s -> Bool in
-            guard let size = s.files.removeValue(forKey: name) else { return false }
-            s.files[name] = size
-            return size >= range.upperBound
-        }) else { return nil }
+        guard state.withLock({ ($0.touch(name) ?? 0) >= range.upperBound }) else { return nil }
         let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { forgetFile(name); return nil }
         defer { close(fd) }
@@ -145,7 +162,7 @@ public final class DiskCache: Sendable {
     }
 
     private func forgetFile(_ name: String) {
-        state.withLock { s in if let size = s.files.removeValue(forKey: name) { s.used -= size } }
+        state.withLock { $0.forget(name) }
     }
 
     /// Writes a block (atomically: temp file, then rename). Room is reserved under the lock
@@ -158,10 +175,7 @@ public final class DiskCache: Sendable {
         var victims: [String] = []
         let reserved = state.withLock { s -> Bool in
             if s.files[name] != nil { return false }
-            while s.used + size > capacity, let first = s.files.keys.first {
-                s.used -= s.files.removeValue(forKey: first) ?? 0
-                victims.append(first)
-            }
+            victims = s.evict(toFit: size, capacity: capacity)
             s.used += size
             return true
         }

@@ -15,12 +15,15 @@ public final class ObjectFill: Sendable {
     let reader: ObjectReader
     public let maxObjectBytes: Int64
     let parallel: Int
+    let runBytes: Int
     private let running = Mutex([ObjectVersion: Running]())
 
-    public init(reader: ObjectReader, maxObjectBytes: Int64, parallel: Int = 4) {
+    /// At most `parallel * runBytes` (48 MiB) in flight per fill.
+    public init(reader: ObjectReader, maxObjectBytes: Int64, parallel: Int = 6, runBytes: Int = 8 << 20) {
         self.reader = reader
         self.maxObjectBytes = maxObjectBytes
         self.parallel = parallel
+        self.runBytes = runBytes
     }
 
     /// Whether a fill of `object` would be started.
@@ -37,8 +40,8 @@ public final class ObjectFill: Sendable {
                 r[object]?.users += 1
                 return
             }
-            let task = Task { [reader, parallel] in
-                _ = await reader.fill(object, parallel: parallel)
+            let task = Task { [reader, parallel, runBytes] in
+                _ = await reader.fill(object, parallel: parallel, runBytes: runBytes)
             }
             r[object] = Running(task: task, users: 1)
         }

@@ -169,12 +169,13 @@ public final class ObjectReader: Sendable {
         return out
     }
 
-    /// Fetches every block of `object` not cached yet, in GETs of `chunkSize`, `parallel` at
-    /// once, within the read-ahead budget, into the disk tier (or memory without one). Stops at
-    /// cancellation or the first failure; a failure only costs the rest of the fill. Answers the
-    /// bytes it fetched.
-    func fill(_ object: ObjectVersion, parallel: Int) async -> Int {
-        let perChunk = Int64(max(1, chunkSize / blockSize))
+    /// Fetches every block of `object` not cached yet, in GETs of `runBytes` (at most
+    /// `chunkSize`), `parallel` at once, into the disk tier (or memory without one): at most
+    /// `parallel * runBytes` in flight, beside (not within) the read-ahead budget, so a fill
+    /// neither waits for nor starves sequential readers. Stops at cancellation or the first
+    /// failure; a failure only costs the rest of the fill. Answers the bytes it fetched.
+    func fill(_ object: ObjectVersion, parallel: Int, runBytes: Int) async -> Int {
+        let perChunk = Int64(max(1, min(chunkSize, runBytes) / blockSize))
         let blocks = (object.size + Int64(blockSize) - 1) / Int64(blockSize)
         let toMemory = disk == nil
         var chunks: [[Int64]] = []
@@ -215,7 +216,7 @@ public final class ObjectReader: Sendable {
     private func fillRun(_ object: ObjectVersion, _ run: [Int64], toMemory: Bool) async -> Int? {
         guard !Task.isCancelled else { return nil }
         do {
-            for (wanted, feed) in claim(object, blocks: run, prefetch: true, toMemory: toMemory) {
+            for (wanted, feed) in claim(object, blocks: run, prefetch: false, toMemory: toMemory) {
                 for i in wanted { _ = try await feed.block(i) }
             }
             return run.reduce(0) { $0 + blockLength(object, $1) }
