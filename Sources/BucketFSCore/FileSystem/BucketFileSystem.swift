@@ -539,10 +539,11 @@ public final class BucketFileSystem: Sendable {
     private func fetchNextFiles(after n: Node) {
         var objects: [ObjectVersion] = []
         let names = nextFiles.opened(n.parent, n.name) { name in
-            // Not a file read before in this version: the kernel's page cache may hold it still.
+            // Not a file read before in this version: the kernel's page cache may hold it still
+            // (unless the mount bypasses it).
             guard let c = inodes.child(of: n.parent, named: name), c.attributes.kind == .file,
                   let etag = c.attributes.etag, !etag.isEmpty, c.attributes.size > 0,
-                  c.lastOpenedETag != etag else { return nil }
+                  c.lastOpenedETag != etag || config.directIO else { return nil }
             return c.attributes.size
         }
         for name in names {
