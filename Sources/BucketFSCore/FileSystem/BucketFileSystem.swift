@@ -537,21 +537,21 @@ public final class BucketFileSystem: Sendable {
     /// `n` was opened for reading: if it follows the one opened before in its directory's listing
     /// order, the next small files start coming (`NextFilesAhead`), whole, into the memory cache.
     private func fetchNextFiles(after n: Node) {
-        var objects: [ObjectVersion] = []
+        var nodes: [String: Node] = [:]
         let names = nextFiles.opened(n.parent, n.name) { name in
-            // Not a file read before in this version: the kernel's page cache may hold it still
-            // (unless the mount bypasses it).
+            // A stored file not being written, and not read before in this version: the kernel's
+            // page cache may hold it still (unless the mount bypasses it).
             guard let c = inodes.child(of: n.parent, named: name), c.attributes.kind == .file,
                   let etag = c.attributes.etag, !etag.isEmpty, c.attributes.size > 0,
-                  c.lastOpenedETag != etag || config.directIO else { return nil }
+                  c.lastOpenedETag != etag || config.directIO, stagedFile(c.ino) == nil else { return nil }
+            nodes[name] = c
             return c.attributes.size
         }
         for name in names {
-            guard let c = inodes.child(of: n.parent, named: name), let etag = c.attributes.etag, stagedFile(c.ino) == nil else { continue }
-            objects.append(ObjectVersion(key: c.key, etag: etag, size: c.attributes.size))
+            guard let c = nodes[name], let etag = c.attributes.etag else { continue }
+            reader.prefetch(ObjectVersion(key: c.key, etag: etag, size: c.attributes.size), range: 0..<c.attributes.size)
         }
-        for o in objects { reader.prefetch(o, range: 0..<o.size) }
-        if !objects.isEmpty { ReaderMetrics.filesAhead.increment(by: objects.count) }
+        if !names.isEmpty { ReaderMetrics.filesAhead.increment(by: names.count) }
     }
 
     /// Records the read for read-ahead, starts any read-ahead, and answers the bytes if they are

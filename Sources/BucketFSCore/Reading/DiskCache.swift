@@ -115,21 +115,7 @@ public final class DiskCache: Sendable {
     public func get(_ key: BlockKey, expectedLength: Int) -> Block? {
         let name = fileName(key)
         guard state.withLock({ $0.touch(name) != nil }) else { return nil }
-        let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { forgetFile(name); return nil }
-        defer { close(fd) }
-        var buf = ByteBufferAllocator().buffer(capacity: expectedLength)
-        let n = buf.writeWithUnsafeMutableBytes(minimumWritableBytes: expectedLength) { ptr in
-            guard let base = ptr.baseAddress else { return 0 }
-            var done = 0
-            while done < expectedLength {
-                let r = pread(fd, base + done, expectedLength - done, off_t(done))
-                if r <= 0 { break }
-                done += r
-            }
-            return done
-        }
-        guard n == expectedLength else {
+        guard let buf = readFile(name, 0..<expectedLength) else {
             logger.warning("disk cache: block \(name) has the wrong size; dropped")
             forgetFile(name)
             unlink(directory + "/" + name)
@@ -143,6 +129,12 @@ public final class DiskCache: Sendable {
     public func get(_ key: BlockKey, range: Range<Int>) -> ByteBuffer? {
         let name = fileName(key)
         guard state.withLock({ ($0.touch(name) ?? 0) >= range.upperBound }) else { return nil }
+        return readFile(name, range)
+    }
+
+    /// Bytes `range` of a cached file, or nil if it cannot be opened (it is then forgotten) or
+    /// is shorter.
+    private func readFile(_ name: String, _ range: Range<Int>) -> ByteBuffer? {
         let fd = open(directory + "/" + name, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { forgetFile(name); return nil }
         defer { close(fd) }

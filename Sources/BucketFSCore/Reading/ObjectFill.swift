@@ -63,7 +63,4 @@ public final class ObjectFill: Sendable {
         }
         task?.cancel()
     }
-
-    /// Fills running now.
-    public var count: Int { running.withLock { $0.count } }
 }
