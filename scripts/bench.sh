@@ -92,9 +92,34 @@ listing() {
 }
 pid_of() { pgrep -n -f "$1" || echo 0; }
 
+# The strictest raw client: curl --aws-sigv4, one process per GET for the big read (8 at once, 8
+# MiB ranges), and for many small GETs one curl with --parallel over a config of requests (each
+# request's options repeated after `next`, which resets them).
+csign=(--aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
+curl_big() {  # MB/s of the big object in 8 MiB ranged GETs, 8 at once
+  local t0 t1 n=$(( (size_mb + 7) / 8 ))
+  t0=$(now)
+  seq 0 $((n - 1)) | xargs -P 8 -I{} bash -c 'o=$(( {} << 23 )); curl -sf "$@" -r "$o-$(( o + (1 << 23) - 1 ))" -o /dev/null "$AWS_ENDPOINT_URL/'$B'/big"' _ "${csign[@]}"
+  t1=$(now); python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f}')"
+}
+curl_many() {  # parallel, then "KEY [RANGE]" lines on stdin: seconds for all of them
+  local cfg=$work/curl.cfg t0 t1
+  local first=1
+  while read -r key range; do
+    [ $first = 1 ] || echo next
+    first=0
+    printf 'url = "%s/%s/%s"\noutput = "/dev/null"\nsilent\nfail\naws-sigv4 = "%s"\nuser = "%s"\n' \
+      "$AWS_ENDPOINT_URL" "$B" "$key" "${csign[1]}" "${csign[3]}"
+    if [ -n "$range" ]; then printf 'range = "%s"\n' "$range"; fi
+  done > "$cfg"
+  # Its parallel progress meter ignores -s: stderr goes to a file.
+  t0=$(now); curl -s --parallel --parallel-max "$1" -K "$cfg" 2>"$work/curl.err"; t1=$(now); secs $t0 $t1
+}
+
 # bucketfs and the raw client in turns: a fresh mount for each read and each listing (cold caches).
-raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=() raw_gc=() bfs_gc=()
+curl_g=() raw_g=() bfs_g=() dio_g=() raw_l=() bfs_l=() bfs_f=() rss=() raw_gc=() bfs_gc=()
 has read && for _ in $(seq "$rounds"); do
+  curl_g+=("$(curl_big)")
   o=$(cpu_run "$bin/s3bench" get $B big --parallel 8 --touch)
   raw_g+=("$(echo "$o" | head -1 | num)"); raw_gc+=("$(per_gib 0 "$(echo "$o" | awk '/^cpu/ {print $2}')" "$size_mb")")
   "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
@@ -112,6 +137,7 @@ done
 if has read; then
   R[raw_get]="$(median "${raw_g[@]}") MB/s"; R[bucketfs_get]="$(median "${bfs_g[@]}") MB/s"; R[dio_get]="$(median "${dio_g[@]}") MB/s"
   R[bucketfs_rss]="$(printf '%s\n' "${rss[@]}" | sort -n | tail -1) MiB"
+  R[curl_get]="$(median "${curl_g[@]}") MB/s"; R[ratio_curl_get]=$(ratios "${curl_g[*]}" "${bfs_g[*]}")
   R[ratio_get]=$(ratios "${raw_g[*]}" "${bfs_g[*]}"); R[ratio_dio_get]=$(ratios "${raw_g[*]}" "${dio_g[*]}")
   R[raw_getcpu]=$(median "${raw_gc[@]}"); R[bucketfs_getcpu]=$(median "${bfs_gc[@]}")
 fi
@@ -157,6 +183,9 @@ if has random && command -v fio >/dev/null; then
   for cfg in "4k 4" "128k 4" "4k 16" "128k 16"; do
     set -- $cfg; bs=$1; jobs=$2; bytes=$(( ${bs%k} * 1024 ))
     R[raw_rand_${bs}_$jobs]=$("$bin/s3bench" randget $B big --size $bytes --parallel $jobs --seconds "${BENCH_RANDOM_SECONDS:-10}" | sed 's/.*: //')
+    n=$((jobs * 500))
+    t=$(python3 -c "import random; [print('big', f'{o}-{o + $bytes - 1}') for o in (random.randrange(0, ($size_mb << 20) // $bytes) * $bytes for _ in range($n))]" | curl_many $jobs)
+    R[curl_rand_${bs}_$jobs]="$(python3 -c "print(f'{$n/$t:.0f}')") GET/s"
     mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",metrics=127.0.0.1:$mport
     f0=$(fetched); read -r iops io < <(fiorun $bs $jobs); f1=$(fetched)
@@ -199,8 +228,9 @@ fi
 if has scan; then
   echo "bench: small files read in order" >&2
   scan() { (cd "$mnt/scan" && find . -type f | LC_ALL=C sort | xargs cat | md5sum | cut -c1-32); }
-  raw_s=() bfs_s=() off_s=()
+  curl_s=() raw_s=() bfs_s=() off_s=()
   for _ in $(seq "$rounds"); do
+    curl_s+=("$(for n in $(seq 0 1999); do printf 'scan/d%02d/f%05d\n' $((n % 20)) $n; done | curl_many 16)")
     t0=$(now); "$bin/s3bench" get-all $B scan/ --parallel 16 >/dev/null; t1=$(now); raw_s+=("$(secs $t0 $t1)")
     "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL",ro
     t0=$(now); sum=$(scan); t1=$(now); bfs_s+=("$(secs $t0 $t1)")
@@ -210,6 +240,7 @@ if has scan; then
     fusermount3 -u "$mnt"; sleep 0.5
     [ "$sum" = "$sum0" ] || sum=WRONG
   done
+  R[curl_scan]=$(median "${curl_s[@]}"); R[ratio_curl_scan]=$(ratios "${bfs_s[*]}" "${curl_s[*]}")
   R[raw_scan]=$(median "${raw_s[@]}"); R[bucketfs_scan]="$(median "${bfs_s[@]}") ($( [ "$sum" = WRONG ] && echo WRONG || echo right))"
   R[bucketfs_scan_off]=$(median "${off_s[@]}"); R[ratio_scan]=$(ratios "${bfs_s[*]}" "${raw_s[*]}"); R[gain_scan]=$(ratios "${bfs_s[*]}" "${off_s[*]}")
   if command -v s3fs >/dev/null; then
@@ -326,7 +357,11 @@ for t in bucketfs s3fs rclone; do "$bin/s3bench" copy $B big "app-$t"; done
 raw_p=() bfs_p=() dio_p=() raw_s=() bfs_s=() raw_pc=() bfs_pc=() raw_sc=() bfs_sc=()
 "$bin/bucketfs" $B "$mnt" -o url="$AWS_ENDPOINT_URL"
 "$bin/bucketfs" $B "$dmnt" -o url="$AWS_ENDPOINT_URL",direct_io
+curl_p=()
 for i in $(seq "$rounds"); do
+  # curl: one PUT of the whole file (the server's single-request path, no MD5).
+  t0=$(now); curl -sf "${csign[@]}" -T "$work/src.bin" -o /dev/null "$AWS_ENDPOINT_URL/$B/curl-put-$i"; t1=$(now)
+  curl_p+=("$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f}')")")
   o=$(cpu_run "$bin/s3bench" put-multipart $B raw-put-$i $((size_mb << 20)) --parallel 4)
   raw_p+=("$(echo "$o" | head -1 | num)"); raw_pc+=("$(per_gib 0 "$(echo "$o" | awk '/^cpu/ {print $2}')" "$size_mb")")
   o=$(cpu_run "$bin/s3bench" put-small $B small$i/f 1000)
@@ -337,6 +372,7 @@ for i in $(seq "$rounds"); do
   dio_p+=("$(python3 -c "print(f'{$size_mb*1.048576/($t1-$t0):.0f}')")")
 done
 fusermount3 -u "$mnt"; fusermount3 -u "$dmnt"; sleep 0.5
+R[curl_put]="$(median "${curl_p[@]}") MB/s"; R[ratio_curl_put]=$(ratios "${curl_p[*]}" "${bfs_p[*]}")
 R[raw_put]="$(median "${raw_p[@]}") MB/s"; R[bucketfs_put]="$(median "${bfs_p[@]}") MB/s"
 R[raw_small]="$(median "${raw_s[@]}") PUT/s"; R[bucketfs_cp]="$(median "${bfs_s[@]}") files/s"
 R[dio_put]="$(median "${dio_p[@]}") MB/s"
@@ -384,39 +420,39 @@ cat <<TABLE
 
 bucketfs benchmark, $(date -u +%Y-%m-%d), SeaweedFS on loopback, $(nproc) cores; ${size_mb} MiB object, $files objects;
 raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclone: one round
-| workload | raw client (s3bench) | aws-cli | bucketfs | s3fs | rclone mount |
-| --- | --- | --- | --- | --- | --- |
-| sequential read of the ${size_mb} MiB object (dd bs=1M; raw: 8 parallel 8 MiB ranged GETs) | $(v raw_get) | $(v aws_get) | $(v bucketfs_get) | $(v s3fs_get) | $(v rclone_get) |
-| the same read with \`-o direct_io\` | - | - | $(v dio_get) | - | - |
-| peak RSS during that read | - | - | $(v bucketfs_rss) | $(v s3fs_rss) | $(v rclone_rss) |
-| \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
-| \`find\` over $files objects in 100 directories (s) | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
-| CPU-seconds per GiB of that read (the mount process, user + system; raw: s3bench touching every byte) | $(v raw_getcpu) | - | $(v bucketfs_getcpu) | $(v s3fs_getcpu) | $(v rclone_getcpu) |
-| CPU of the mount during that \`ls -l\` | - | - | $(v bucketfs_lscpu) | $(v s3fs_lscpu) | $(v rclone_lscpu) |
-| LIST pages per second | $(v raw_pages) | - | - | - | - |
-| write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
-| the same write with \`-o direct_io\` | - | - | $(v dio_put) | - | - |
-| peak RSS during that write | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
-| CPU-seconds per GiB of that write (the mount process; raw: s3bench, MD5 of every part included) | $(v raw_putcpu) | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
-| peak RSS of one mount with 16 writers (256 MiB each) and 16 readers (the ${size_mb} MiB object) at once | - | - | $(v load_rss) in $(v load_time) s, $(v load_ok) | - | - |
-| \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
-| CPU-seconds of that \`cp -r\` (the mount process; raw: s3bench) | $(v raw_cpcpu) | - | $(v bucketfs_cpcpu) | $(v s3fs_cpcpu) | $(v rclone_cpcpu) |
-| append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
-| fio randread 4 KiB, 4 jobs, ${BENCH_RANDOM_SECONDS:-10} s on the ${size_mb} MiB object (raw: 4 KiB ranged GETs, 4 at once) | $(v raw_rand_4k_4) | - | $(v bucketfs_rand_4k_4) | $(v s3fs_rand_4k_4) | - |
-| fio randread 128 KiB, 4 jobs | $(v raw_rand_128k_4) | - | $(v bucketfs_rand_128k_4) | - | - |
-| fio randread 4 KiB, 16 jobs | $(v raw_rand_4k_16) | - | $(v bucketfs_rand_4k_16) | - | - |
-| fio randread 128 KiB, 16 jobs | $(v raw_rand_128k_16) | - | $(v bucketfs_rand_128k_16) | - | - |
-| fio randread 4 KiB, 4 jobs, 5 s, disk cache 4x the object (fetched whole in the background) | - | - | $(v bucketfs_fill_5) | $(v s3fs_fill_5) | - |
-| the same over 60 s | - | - | $(v bucketfs_fill_60) | $(v s3fs_fill_60) | - |
-| \`find \| sort \| xargs cat\` of 2,000 files (512 B-256 KiB), cold, ro (s; raw: LIST + GETs 16 at once) | $(v raw_scan) | - | $(v bucketfs_scan), $(v ratio_scan) the raw rate; files_ahead=0: $(v bucketfs_scan_off), $(v gain_scan) the time | $(v s3fs_scan) | $(v rclone_scan) |
-| \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
-| the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | $(v heads_mls) | - | - |
-| \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |
-| \`cp -r\` of that tree out of a cold mount (s): read-write (close-to-open HEADs) / read-only; ratio per round | - | - | $(v c2o_rw) / $(v c2o_ro); $(v ratio_c2o) | - | - |
-| \`tar cf\` of that tree, cold (s); every type, mode, owner, time and target as written | - | - | $(v bucketfs_tar), $(v bucketfs_tree_ok) | $(v s3fs_tar) | - |
+| workload | raw client (s3bench) | curl --aws-sigv4 | aws-cli | bucketfs | s3fs | rclone mount |
+| --- | --- | --- | --- | --- | --- | --- |
+| sequential read of the ${size_mb} MiB object (dd bs=1M; raw: 8 parallel 8 MiB ranged GETs) | $(v raw_get) | $(v curl_get) | $(v aws_get) | $(v bucketfs_get) | $(v s3fs_get) | $(v rclone_get) |
+| the same read with \`-o direct_io\` | - | - | - | $(v dio_get) | - | - |
+| peak RSS during that read | - | - | - | $(v bucketfs_rss) | $(v s3fs_rss) | $(v rclone_rss) |
+| \`ls -l\` of $files objects in one directory (s; raw: LIST pages alone) | $(v raw_list) | - | - | $(v bucketfs_ls) | $(v s3fs_ls) | $(v rclone_ls) |
+| \`find\` over $files objects in 100 directories (s) | - | - | - | $(v bucketfs_find) | $(v s3fs_find) | $(v rclone_find) |
+| CPU-seconds per GiB of that read (the mount process, user + system; raw: s3bench touching every byte) | $(v raw_getcpu) | - | - | $(v bucketfs_getcpu) | $(v s3fs_getcpu) | $(v rclone_getcpu) |
+| CPU of the mount during that \`ls -l\` | - | - | - | $(v bucketfs_lscpu) | $(v s3fs_lscpu) | $(v rclone_lscpu) |
+| LIST pages per second | $(v raw_pages) | - | - | - | - | - |
+| write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v curl_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
+| the same write with \`-o direct_io\` | - | - | - | $(v dio_put) | - | - |
+| peak RSS during that write | - | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
+| CPU-seconds per GiB of that write (the mount process; raw: s3bench, MD5 of every part included) | $(v raw_putcpu) | - | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
+| peak RSS of one mount with 16 writers (256 MiB each) and 16 readers (the ${size_mb} MiB object) at once | - | - | - | $(v load_rss) in $(v load_time) s, $(v load_ok) | - | - |
+| \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
+| CPU-seconds of that \`cp -r\` (the mount process; raw: s3bench) | $(v raw_cpcpu) | - | - | $(v bucketfs_cpcpu) | $(v s3fs_cpcpu) | $(v rclone_cpcpu) |
+| append of 1 MiB to the stored ${size_mb} MiB object, until stored, and bytes sent | - | - | - | $(v bucketfs_app) | $(v s3fs_app) | $(v rclone_app) (writes mode) |
+| fio randread 4 KiB, 4 jobs, ${BENCH_RANDOM_SECONDS:-10} s on the ${size_mb} MiB object (raw: 4 KiB ranged GETs, 4 at once) | $(v raw_rand_4k_4) | $(v curl_rand_4k_4) | - | $(v bucketfs_rand_4k_4) | $(v s3fs_rand_4k_4) | - |
+| fio randread 128 KiB, 4 jobs | $(v raw_rand_128k_4) | $(v curl_rand_128k_4) | - | $(v bucketfs_rand_128k_4) | - | - |
+| fio randread 4 KiB, 16 jobs | $(v raw_rand_4k_16) | $(v curl_rand_4k_16) | - | $(v bucketfs_rand_4k_16) | - | - |
+| fio randread 128 KiB, 16 jobs | $(v raw_rand_128k_16) | $(v curl_rand_128k_16) | - | $(v bucketfs_rand_128k_16) | - | - |
+| fio randread 4 KiB, 4 jobs, 5 s, disk cache 4x the object (fetched whole in the background) | - | - | - | $(v bucketfs_fill_5) | $(v s3fs_fill_5) | - |
+| the same over 60 s | - | - | - | $(v bucketfs_fill_60) | $(v s3fs_fill_60) | - |
+| \`find \| sort \| xargs cat\` of 2,000 files (512 B-256 KiB), cold, ro (s; raw: LIST + GETs 16 at once) | $(v raw_scan) | $(v curl_scan) | - | $(v bucketfs_scan), $(v ratio_scan) the raw rate; files_ahead=0: $(v bucketfs_scan_off), $(v gain_scan) the time | $(v s3fs_scan) | $(v rclone_scan) |
+| \`ls -l\` of $files entries written through bucketfs (modes, owners, times, 1 in 10 a symlink), cold (s; raw: LIST pages alone) | $(v raw_mlist) | - | - | $(v bucketfs_mls), $(v bucketfs_mls_ok) | $(v s3fs_mls) | - |
+| the same with a HEAD per entry instead of the record (\`ro,posix_metadata\`, record deleted; s) | - | - | - | $(v heads_mls) | - | - |
+| \`find -type l\` of a 1,000-entry tree with such metadata, cold (s) | - | - | - | $(v bucketfs_findl) | $(v s3fs_findl) | - |
+| \`cp -r\` of that tree out of a cold mount (s): read-write (close-to-open HEADs) / read-only; ratio per round | - | - | - | $(v c2o_rw) / $(v c2o_ro); $(v ratio_c2o) | - | - |
+| \`tar cf\` of that tree, cold (s); every type, mode, owner, time and target as written | - | - | - | $(v bucketfs_tar), $(v bucketfs_tree_ok) | $(v s3fs_tar) | - |
 
 bucketfs / raw client, per round, median (lowest-highest) of $rounds rounds:
-| read | read, \`-o direct_io\` | \`ls -l\` time | \`ls -l\` time, entries with metadata | write | write, \`-o direct_io\` | \`cp -r\` |
-| --- | --- | --- | --- | --- | --- | --- |
-| $(v ratio_get) | $(v ratio_dio_get) | $(v ratio_ls) | $(v ratio_mls) | $(v ratio_put) | $(v ratio_dio_put) | $(v ratio_cp) |
+| read | read vs curl | read, \`-o direct_io\` | \`ls -l\` time | \`ls -l\` time, entries with metadata | write | write vs curl (one PUT) | write, \`-o direct_io\` | \`cp -r\` | scan rate vs curl |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| $(v ratio_get) | $(v ratio_curl_get) | $(v ratio_dio_get) | $(v ratio_ls) | $(v ratio_mls) | $(v ratio_put) | $(v ratio_curl_put) | $(v ratio_dio_put) | $(v ratio_cp) | $(v ratio_curl_scan) |
 TABLE
