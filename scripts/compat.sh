@@ -243,7 +243,15 @@ if (has swift || has vhost) && [ -f "$swift_script" ]; then
     result swift start FAIL "$(tail -3 "$run/log" | tr '\n' ' ')"
   fi
 elif has swift || has vhost; then
-  result swift start FAIL "$swift_script not found"
+  # As scripts/test.sh: Swift runs when its backend script is beside the project (it is on CI).
+  # A clone elsewhere, without it, skips the Swift rows and says so; SWIFT_S3API_REQUIRED=1
+  # makes that a failure.
+  if [ "${SWIFT_S3API_REQUIRED:-}" = 1 ]; then
+    result swift start FAIL "$swift_script not found"
+  else
+    echo "compat: skipping OpenStack Swift s3api: $swift_script not found (set SWIFT_S3API_SCRIPT)"
+    rows+=("| OpenStack Swift s3api | - | - | - | skipped: backend script not found |")
+  fi
 fi
 
 echo
