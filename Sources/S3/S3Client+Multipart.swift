@@ -24,45 +24,67 @@ extension S3Client {
 
     /// Uploads one part; returns its ETag.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, body: ByteBuffer) async throws -> String {
-        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: nil)
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber)
         r.body = body
-        protectBody(&r)
-        return try await sendPart(r)
+        var digest = bodyDigest()
+        digest.update(body)
+        return try await sendPart(r, digest.finalize())
     }
 
-    /// Uploads one part whose body is streamed (`contentMD5`: base64 MD5 of the whole body, which
-    /// the server checks); returns its ETag.
+    /// Uploads one part whose body is streamed (`checksum`: from `bodyDigest()` over the whole
+    /// body, which the server checks); returns its ETag.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, body: StreamedBody,
-                           contentMD5: String) async throws -> String {
-        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: contentMD5)
+                           checksum: BodyChecksum) async throws -> String {
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber)
         r.bodyStream = body
-        return try await sendPart(r)
+        return try await sendPart(r, checksum)
     }
 
-    /// Uploads one part held in memory in several buffers (`contentMD5`: base64 MD5 of their
-    /// bytes together, which the server checks); returns its ETag. Retried like any request.
+    /// Uploads one part held in memory in several buffers (`checksum`: from `bodyDigest()` over
+    /// their bytes together, which the server checks); returns its ETag. Retried like any request.
     public func uploadPart(_ bucket: String, key: String, uploadId: String, partNumber: Int, buffers: [ByteBuffer],
-                           contentMD5: String) async throws -> String {
-        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber, contentMD5: contentMD5)
+                           checksum: BodyChecksum) async throws -> String {
+        var r = try partRequest(bucket, key: key, uploadId: uploadId, partNumber: partNumber)
         r.bodyBuffers = buffers
-        return try await sendPart(r)
+        return try await sendPart(r, checksum)
     }
 
-    /// An UploadPart request without its body; a given Content-MD5 guards the bytes (the payload
-    /// is then left unsigned).
-    private func partRequest(_ bucket: String, key: String, uploadId: String, partNumber: Int,
-                             contentMD5: String?) throws -> S3Request {
+    /// An UploadPart request without its body or checksum.
+    private func partRequest(_ bucket: String, key: String, uploadId: String, partNumber: Int) throws -> S3Request {
         guard (1...10000).contains(partNumber) else { throw S3Error.invalidRequest("part number \(partNumber) out of 1...10000") }
-        var r = S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber))
-        if let contentMD5 {
-            r.headers.append(("content-md5", contentMD5))
-            r.payloadHash = SigV4Signer.unsignedPayload
-        }
-        return r
+        return S3Request(.PUT, bucket: bucket, key: key, query: Self.partQuery(uploadId, partNumber))
     }
 
-    private func sendPart(_ r: S3Request) async throws -> String {
-        let resp = try await send(r)
+    /// Sends a part guarded by `sum`. While the server's checks are unknown the part carries its
+    /// CRC32C; the answer tells: an echo of it means the server checked it, and later parts carry
+    /// only a CRC32C. A server that ignored the header computed an MD5 of what it stored, its
+    /// ETag, which must equal ours, else the part goes again with Content-MD5; a server that
+    /// refused the header gets the part again with Content-MD5. Either way later parts carry
+    /// Content-MD5 alone. No part is ever stored unchecked.
+    private func sendPart(_ r: S3Request, _ sum: BodyChecksum) async throws -> String {
+        var first = r
+        sum.guardBody(&first)
+        do {
+            let resp = try await send(first)
+            let etag = try Self.partETag(resp)
+            guard let crc = sum.crc32c else { return etag }
+            let echoed = resp.headers.first(name: "x-amz-checksum-crc32c")
+            if echoed == crc {
+                if checksums.learn(.crc32c) { logger.debug("the server checks CRC32C: parts carry it instead of Content-MD5") }
+                return etag
+            }
+            if echoed != nil { throw S3Error.malformedResponse("the server stored a part whose CRC32C is not the one sent") }
+            guard sum.probes else { return etag }
+            if checksums.learn(.md5) { logger.debug("the server does not check CRC32C: parts carry Content-MD5") }
+            if etag.lowercased() == sum.md5Hex { return etag }
+        } catch let e as S3Error where sum.probes && e.refusesChecksumHeader {
+            if checksums.learn(.md5) { logger.debug("the server refuses CRC32C on parts (\(e.code ?? "?")): parts carry Content-MD5") }
+        }
+        guard let again = sum.guardedByMD5(r) else { throw S3Error.invalidRequest("part without an MD5 to send it again with") }
+        return try Self.partETag(try await send(again))
+    }
+
+    private static func partETag(_ resp: S3Response) throws -> String {
         guard let etag = resp.headers.first(name: "etag") else { throw S3Error.malformedResponse("UploadPart answer without ETag") }
         return ETag.normalize(etag)
     }

@@ -115,14 +115,13 @@ extension S3Client {
         }
     }
 
-    /// Headers that protect an object body: Content-MD5 (checked by the server) and the
-    /// SigV4 payload hash (UNSIGNED-PAYLOAD when Content-MD5 already guards the bytes).
+    /// Guards an object body: by its CRC32C where the server is known to check that, else by
+    /// Content-MD5 (a single PUT never probes: a conditional PUT could not be sent twice).
     func protectBody(_ r: inout S3Request) {
-        guard let body = r.body else { return }
-        if configuration.contentMD5 {
-            r.headers.append(("content-md5", body.contentMD5))
-            r.payloadHash = SigV4Signer.unsignedPayload
-        }
+        guard let body = r.body, configuration.guardUploads else { return }
+        var digest = BodyDigest(crc32c: checksums.current == .crc32c, md5: checksums.current != .crc32c)
+        digest.update(body)
+        digest.finalize().guardBody(&r)
     }
 
     @discardableResult

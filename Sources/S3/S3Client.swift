@@ -20,8 +20,9 @@ public struct S3ClientConfiguration: Sendable {
     /// Assumed worst-case throughput used to stretch the timeout of large transfers.
     public var minimumBytesPerSecond: Int = 1 << 20
     public var retry: RetryPolicy = RetryPolicy()
-    /// Send Content-MD5 with object data so the server rejects corrupted uploads.
-    public var contentMD5: Bool = true
+    /// Send a checksum with object data (CRC32C or Content-MD5, see `UploadChecksum`) so the
+    /// server refuses damaged uploads.
+    public var guardUploads: Bool = true
     /// Use ListObjects V1 instead of V2 (otherwise V1 is used only after a server rejects V2).
     public var listV1: Bool = false
     public var userAgent: String = "bucketfs/\(BucketFSVersion.current)"
@@ -108,6 +109,7 @@ public final class S3Client: Sendable {
     let useListV1: Mutex<Bool>
     let v4: SigV4Signer
     let v2 = SigV2Signer()
+    let checksums = ChecksumSupport()
 
     /// Bytes of an error body that are read at most.
     static let maxErrorBody = 64 * 1024
@@ -157,6 +159,17 @@ public final class S3Client: Sendable {
     }
 
     public var endpoint: S3Endpoint { configuration.endpoint }
+
+    /// What guards upload bodies on this server, as far as this client has learnt it.
+    public var uploadChecksum: UploadChecksum { checksums.current }
+
+    /// A digest for one part's body: a CRC32C where the server checks it, an MD5 where it does
+    /// not, and both while that is not known.
+    public func bodyDigest() -> BodyDigest {
+        guard configuration.guardUploads else { return BodyDigest(crc32c: false, md5: false) }
+        let known = checksums.current
+        return BodyDigest(crc32c: known != .md5, md5: known != .crc32c)
+    }
 
     // MARK: signing
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import NIOCore
 import Synchronization
@@ -22,7 +23,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD": self.wfile.write(body)
     def handle_any(self):
         n = int(self.headers.get("Content-Length") or 0)
-        if n: self.rfile.read(n)
+        sent = self.rfile.read(n) if n else b""
         hits["n"] += 1
         if mode == "garbage":
             self.answer(200, b"\x00\x01this is not xml <<<", "text/html")
@@ -49,6 +50,25 @@ class H(http.server.BaseHTTPRequestHandler):
                 self.answer(200, b'<ListPartsResponse><Part><PartNumber>1</PartNumber><ETag>"0cc175b9c0f1b6a831c399e269772661"</ETag><Size>1</Size></Part><IsTruncated>false</IsTruncated></ListPartsResponse>')
             else:
                 self.answer(200, b"<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>\"cut", "application/xml")
+        elif mode in ("crc-refused", "crc-ignored"):
+            # UploadPart on a server that refuses x-amz-checksum-crc32c ("crc-refused", as AWS
+            # does for an upload initiated without an algorithm) or ignores it and answers an
+            # ETag that is not the MD5 of the bytes ("crc-ignored"). Content-MD5 is checked.
+            import base64, hashlib
+            md5 = self.headers.get("Content-MD5")
+            if md5 is not None:
+                if base64.b64decode(md5) != hashlib.md5(sent).digest():
+                    return self.answer(400, b"<Error><Code>BadDigest</Code><Message>md5</Message></Error>")
+                self.send_response(200)
+                self.send_header("ETag", '"%s"' % hashlib.md5(sent).hexdigest())
+                self.send_header("Content-Length", "0")
+                return self.end_headers()
+            if self.headers.get("x-amz-checksum-crc32c") and mode == "crc-refused":
+                return self.answer(400, b"<Error><Code>InvalidRequest</Code><Message>Checksum Type mismatch occurred</Message></Error>")
+            self.send_response(200)
+            self.send_header("ETag", '"00000000000000000000000000000000"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif mode == "hang":
             time.sleep(30)
         elif mode in ("ranged", "no-range"):
@@ -197,6 +217,26 @@ s.serve_forever()
                            CompletedPart(partNumber: 2, etag: "92eb5ffee6ae2fec3ad71c777531578f")]
 
     /// The multipart ETag is AWS's: MD5 of the parts' binary MD5s, then `-N`.
+    /// A server that refuses the CRC32C header, or ignores it and stores what it pleases, gets the
+    /// part again with Content-MD5, which it checks; later parts carry Content-MD5 alone.
+    func testPartChecksumFallsBackToMD5() async throws {
+        for mode in ["crc-refused", "crc-ignored"] {
+            try await withFake(mode) { c in
+                let body = ByteBuffer(string: "part bytes")
+                let md5 = Insecure.MD5.hash(data: Array("part bytes".utf8)).map { String(format: "%02x", $0) }.joined()
+                XCTAssertEqual(c.uploadChecksum, .unknown)
+                let etag = try await c.uploadPart("b", key: "k", uploadId: "u", partNumber: 1, body: body)
+                XCTAssertEqual(etag, md5, "\(mode): the part was sent again with Content-MD5")
+                XCTAssertEqual(c.uploadChecksum, .md5, mode)
+                var d = c.bodyDigest()
+                d.update(body)
+                XCTAssertNil(d.finalize().crc32c, "\(mode): later parts carry no CRC32C")
+                let again = try await c.uploadPart("b", key: "k", uploadId: "u", partNumber: 2, body: body)
+                XCTAssertEqual(again, md5, mode)
+            }
+        }
+    }
+
     func testMultipartETag() {
         let e = MultipartETag(parts: Self.twoParts.map(\.etag))
         XCTAssertEqual(e.exact, "96e024ba2074fe77e8e965ba43a704be-2")

@@ -1,12 +1,11 @@
 import Synchronization
-import Crypto
 import NIOCore
 import S3
 
 /// Sends one part of a staged file. Guarantees: a part is held whole in memory only if it is at
 /// most `bufferedPartLimit` bytes and `budget` has room for it at once (its bytes count against
 /// the budget while it is out); otherwise it is read twice from the staged file, once for its
-/// Content-MD5 and once streamed in 1 MiB chunks, and holds one chunk at a time; at most
+/// checksum (`S3Client.bodyDigest`) and once streamed in 1 MiB chunks, and holds one chunk at a time; at most
 /// `streamedParts` such parts are out at once for the whole mount. A part never waits for room in
 /// the budget, so writers that keep parts in memory (a slow writer's unfinished part can stay
 /// there for hours) can never stall another file's upload.
@@ -19,10 +18,10 @@ enum PartUpload {
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
                      buffers: [ByteBuffer], held: Int, budget: ByteBudget) async throws -> String {
         defer { budget.release(held) }
-        var md5 = Insecure.MD5()
-        for b in buffers { b.withUnsafeReadableBytes { md5.update(bufferPointer: $0) } }
-        let digest = Data(md5.finalize()).base64EncodedString()
-        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, buffers: buffers, contentMD5: digest)
+        var digest = client.bodyDigest()
+        for b in buffers { digest.update(b) }
+        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, buffers: buffers,
+                                           checksum: digest.finalize())
     }
 
     static func send(_ client: S3Client, bucket: String, key: String, uploadId: String, number: Int,
@@ -37,15 +36,15 @@ enum PartUpload {
         // memory that writers hold.
         await streamedParts.acquire(1)
         defer { streamedParts.release(1) }
-        var md5 = Insecure.MD5()
+        var digest = client.bodyDigest()
         var offset = range.lowerBound
         while offset < range.upperBound {
             let n = Int(min(Int64(chunk), range.upperBound - offset))
             let piece = try file.read(at: offset, count: n)
-            piece.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+            digest.update(piece)
             offset += Int64(n)
         }
-        let digest = Data(md5.finalize()).base64EncodedString()
+        let checksum = digest.finalize()
         let body = StreamedBody(length: Int64(length)) {
             let next = Cursor(range.lowerBound)
             return AsyncThrowingStream(unfolding: {
@@ -53,7 +52,7 @@ enum PartUpload {
                 return try file.read(at: piece.lowerBound, count: Int(piece.count))
             })
         }
-        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body, contentMD5: digest)
+        return try await client.uploadPart(bucket, key: key, uploadId: uploadId, partNumber: number, body: body, checksum: checksum)
     }
 }
 
