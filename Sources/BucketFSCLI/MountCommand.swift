@@ -16,7 +16,7 @@ public struct MountCommand: ParsableCommand {
         Options (-o, comma-separated; s3fs names where s3fs has one): ro, allow_other, allow_root, nonempty, \
         uid=N, gid=N, umask=OCT, file_mode=OCT, dir_mode=OCT, url=URL, endpoint=REGION|URL, region=R, \
         use_path_request_style, virtual_hosted, sigv2, sigv4, ca_bundle=FILE, no_check_certificate, passwd_file=FILE, \
-        profile=NAME, cache_dir=DIR, cache_size=SIZE, mem_cache_size=SIZE, block_size=SIZE, readahead=SIZE, fill_max=SIZE, files_ahead=N, read_part_size=SIZE, prefetch_memory=SIZE, \
+        profile=NAME, cache_dir=DIR, cache_size=SIZE, mem_cache_size=SIZE, block_size=SIZE, readahead=SIZE, fill_max=SIZE, files_ahead=N, read_part_size=SIZE, prefetch_memory=SIZE, memory_limit=SIZE, \
         metadata_ttl=SEC, negative_ttl=SEC, posix_metadata, list_attributes, listobjectsv1, max_connections=N, \
         retries=N, connect_timeout=SEC, request_timeout=SEC, threads=N, max_parts=N, logfile=FILE, dbglevel=LEVEL, \
         upload_retry=SEC, unmount_sync=SEC, metrics=HOST:PORT, debug, fsname=NAME. README.md documents each.
@@ -195,6 +195,7 @@ extension MountSettings {
         if let f = filesAhead { c.filesAhead = f }
         if let r = readPartSize { c.chunkSize = r }
         if let m = prefetchMemory { c.maxPrefetchInflight = m }
+        if let m = memoryLimit { c.memoryLimit = m }
         c.diskCacheDirectory = cacheDir
         if let cs = cacheSize { c.diskCacheBytes = cs }
         c.stagingDirectory = stagingDirectory

@@ -50,6 +50,7 @@ public struct MountSettings: Sendable, Equatable {
     public var filesAhead: Int?
     public var readPartSize: Int?
     public var prefetchMemory: Int?
+    public var memoryLimit: Int?
 
     public init(bucket: String, prefix: String = "", mountpoint: String) {
         self.bucket = bucket
@@ -226,6 +227,7 @@ public struct MountSettings: Sendable, Equatable {
         case "fill_max": fillMax = try Self.size(name, need(), min: 0)
         case "files_ahead": filesAhead = try Self.number(name, need(), 0...256)
         case "prefetch_memory": prefetchMemory = try Self.size(name, need(), min: 1 << 20)
+        case "memory_limit": memoryLimit = try Self.size(name, need(), min: 16 << 20)
         default:
             throw ParseError("unknown option \"\(name)\" (see `bucketfs --help` for the options)")
         }

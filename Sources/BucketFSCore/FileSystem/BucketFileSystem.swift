@@ -9,12 +9,14 @@ import Synchronization
 /// The filesystem: POSIX operations on a bucket (or a prefix of one), in terms of inode numbers
 /// and handles, with no knowledge of FUSE. Every answer that needs S3 is async; nothing here
 /// blocks a caller's thread on the network. Reads and listings are here; writes and namespace
-/// changes are in `BucketFileSystem+Writes.swift` (EROFS on a read-only mount).
+/// changes are in the `BucketFileSystem+*` files (EROFS on a read-only mount).
 public final class BucketFileSystem: Sendable {
     public let config: FileSystemConfig
     public let client: S3Client
     public let inodes: InodeTable
     public let reader: ObjectReader
+    /// The one bound over the mount's buffers and memory cache.
+    public let memory: MemoryBudget
     /// Background fetches of whole objects read at random.
     let fill: ObjectFill
     /// Read-ahead of the next files of a directory read in listing order.
@@ -121,9 +123,12 @@ public final class BucketFileSystem: Sendable {
         let disk = try config.diskCacheDirectory.map {
             try DiskCache(directory: $0, capacity: config.diskCacheBytes, bucket: config.bucket, blockSize: config.blockSize, logger: logger)
         }
+        let cache = BlockCache(capacity: config.memoryCacheBytes)
+        let memory = MemoryBudget(capacity: config.memoryLimit, cacheFloor: config.memoryCacheFloor,
+                                  readReserve: max(config.chunkSize, config.blockSize), cache: cache)
+        self.memory = memory
         reader = ObjectReader(client: client, bucket: config.bucket, blockSize: config.blockSize, chunkSize: config.chunkSize,
-                              memory: BlockCache(capacity: config.memoryCacheBytes), disk: disk,
-                              maxPrefetchBytes: config.maxPrefetchInflight, logger: logger)
+                              memory: cache, disk: disk, maxPrefetchBytes: config.maxPrefetchInflight, shared: memory, logger: logger)
         fill = ObjectFill(reader: reader, maxObjectBytes: Int64(config.fillLimit))
         nextFiles = NextFilesAhead(maxFiles: config.filesAhead, maxBytes: Int64(config.filesAheadBytes))
         // 5 TiB in 10,000 parts; with fewer parts (1,000 on Swift s3api, where 1,000 parts of at
@@ -138,8 +143,8 @@ public final class BucketFileSystem: Sendable {
         uploadSettings = UploadSettings(plan: PartSizePlan(maxParts: config.maxParts, minPartSize: Int64(config.partSize),
                                                            targetObjectSize: target),
                                         concurrency: config.uploadConcurrency, maxAhead: maxAhead,
-                                        budget: ByteBudget(capacity: config.uploadBufferBytes),
-                                        smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory) : nil,
+                                        budget: ByteBudget(capacity: config.uploadBufferBytes, shared: memory),
+                                        smallFileBudget: config.smallFileMemory > 0 ? ByteBudget(capacity: config.smallFileMemory, shared: memory) : nil,
                                         aborts: config.readOnly ? nil : AbortLedger(client: client, bucket: config.bucket,
                                             path: config.stagingDirectory + "/" + config.bucket + "/aborts.json", logger: logger))
         if config.readOnly {

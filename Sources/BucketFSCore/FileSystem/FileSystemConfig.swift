@@ -23,6 +23,11 @@ public struct FileSystemConfig: Sendable {
     public var cachedWrites: Bool = false
     public var blockSize: Int = 1 << 20
     public var memoryCacheBytes: Int = 64 << 20
+    /// One bound over the memory block cache, read-ahead in flight, fills, upload buffers and
+    /// the first MiB of new files together (see `MemoryBudget`); the cache gives way first, down
+    /// to `memoryCacheFloor`.
+    public var memoryLimit: Int = 96 << 20
+    public var memoryCacheFloor: Int { min(memoryCacheBytes, 16 << 20) }
     /// Largest read-ahead window of one open file (the default fills the memory cache but one GET).
     public var maxPrefetchWindow: Int = 48 << 20
     /// Read-ahead bytes in flight for the whole mount.

@@ -55,20 +55,41 @@ public struct Block: Sendable {
 }
 
 /// The memory tier: blocks in LRU order under a hard byte limit that is never exceeded
-/// (a block larger than the limit is simply not kept). Thread-safe.
+/// (a block larger than the limit is simply not kept). The limit is `capacity`, or less while a
+/// `MemoryBudget` gives the room to other buffers (`limit(to:)`). Thread-safe.
 public final class BlockCache: Sendable {
     struct State {
         var blocks: OrderedDictionary<BlockKey, Block> = [:]
         var used = 0
+        var limit: Int
         var hits = 0
         var misses = 0
         var evictions = 0
     }
 
     public let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
-    public init(capacity: Int) { self.capacity = max(0, capacity) }
+    public init(capacity: Int) {
+        self.capacity = max(0, capacity)
+        state = Mutex(State(limit: self.capacity))
+    }
+
+    /// Holds at most `bytes` (never more than `capacity`) from now on, dropping the least
+    /// recently used blocks at once if it holds more.
+    public func limit(to bytes: Int) {
+        state.withLock { s in
+            s.limit = max(0, min(capacity, bytes))
+            evict(&s, toFit: 0)
+        }
+    }
+
+    private func evict(_ s: inout State, toFit size: Int) {
+        while s.used + size > s.limit, let first = s.blocks.keys.first {
+            s.used -= s.blocks.removeValue(forKey: first)?.count ?? 0
+            s.evictions += 1
+        }
+    }
 
     public func get(_ key: BlockKey) -> Block? {
         state.withLock { s in
@@ -90,19 +111,18 @@ public final class BlockCache: Sendable {
 
     public func insert(_ key: BlockKey, _ block: Block) {
         let size = block.count
-        guard size <= capacity else { return }
         state.withLock { s in
             if let old = s.blocks.removeValue(forKey: key) { s.used -= old.count }
-            while s.used + size > capacity, let first = s.blocks.keys.first {
-                s.used -= s.blocks.removeValue(forKey: first)?.count ?? 0
-                s.evictions += 1
-            }
+            guard size <= s.limit else { return }
+            evict(&s, toFit: size)
             s.blocks[key] = block
             s.used += size
         }
     }
 
     public var usedBytes: Int { state.withLock { $0.used } }
+    /// What it may hold now (`capacity`, or less while other buffers have the room).
+    public var currentLimit: Int { state.withLock { $0.limit } }
     public var stats: (hits: Int, misses: Int) { state.withLock { ($0.hits, $0.misses) } }
     /// Blocks dropped to make room (not those dropped behind a sequential reader).
     public var evictions: Int { state.withLock { $0.evictions } }

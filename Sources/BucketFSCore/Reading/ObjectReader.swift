@@ -35,9 +35,11 @@ public final class ObjectReader: Sendable {
     }
     private let inflight = Mutex(Registry())
     private let budget: ByteBudget
+    /// The mount's memory bound, which fills count against too.
+    let shared: MemoryBudget?
 
     public init(client: S3Client, bucket: String, blockSize: Int, chunkSize: Int = 16 << 20, memory: BlockCache,
-                disk: DiskCache?, maxPrefetchBytes: Int, logger: Logger) {
+                disk: DiskCache?, maxPrefetchBytes: Int, shared: MemoryBudget? = nil, logger: Logger) {
         self.client = client
         self.bucket = bucket
         self.blockSize = blockSize
@@ -45,7 +47,8 @@ public final class ObjectReader: Sendable {
         self.memory = memory
         self.disk = disk
         self.maxPrefetchBytes = maxPrefetchBytes
-        self.budget = ByteBudget(capacity: maxPrefetchBytes)
+        self.budget = ByteBudget(capacity: maxPrefetchBytes, shared: shared)
+        self.shared = shared
         self.logger = logger
     }
 
@@ -172,7 +175,8 @@ public final class ObjectReader: Sendable {
     /// Fetches every block of `object` not cached yet, in GETs of `runBytes` (at most
     /// `chunkSize`), `parallel` at once, into the disk tier (or memory without one): at most
     /// `parallel * runBytes` in flight, beside (not within) the read-ahead budget, so a fill
-    /// neither waits for nor starves sequential readers. Stops at cancellation or the first
+    /// neither waits for nor starves sequential readers (both count against the mount's
+    /// `MemoryBudget`). Stops at cancellation or the first
     /// failure; a failure only costs the rest of the fill. Answers the bytes it fetched.
     func fill(_ object: ObjectVersion, parallel: Int, runBytes: Int) async -> Int {
         let perChunk = Int64(max(1, min(chunkSize, runBytes) / blockSize))
@@ -215,11 +219,14 @@ public final class ObjectReader: Sendable {
     /// One GET of a fill: the bytes it fetched, or nil if it failed or the fill was cancelled.
     private func fillRun(_ object: ObjectVersion, _ run: [Int64], toMemory: Bool) async -> Int? {
         guard !Task.isCancelled else { return nil }
+        let bytes = run.reduce(0) { $0 + blockLength(object, $1) }
+        await shared?.acquire(bytes)
+        defer { shared?.release(bytes) }
         do {
             for (wanted, feed) in claim(object, blocks: run, prefetch: false, toMemory: toMemory) {
                 for i in wanted { _ = try await feed.block(i) }
             }
-            return run.reduce(0) { $0 + blockLength(object, $1) }
+            return bytes
         } catch {
             logger.debug("fill of \(object.key) stopped: \(error)")
             return nil

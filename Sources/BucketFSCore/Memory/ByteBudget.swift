@@ -1,8 +1,9 @@
 import Synchronization
 
-/// A bound on bytes in use (read-ahead in flight): `acquire` waits, in arrival order, until the
-/// bytes fit; `release` gives them back. A request larger than the whole budget is let through
-/// alone, so nothing waits forever.
+/// A bound on bytes in use (read-ahead in flight, upload buffers): `acquire` waits, in arrival
+/// order, until the bytes fit; `release` gives them back. A request larger than the whole budget
+/// is let through alone, so nothing waits forever. With a `shared` budget the bytes must fit
+/// there too (taken after this budget's, given back before).
 public final class ByteBudget: Sendable {
     struct State {
         var used = 0
@@ -10,11 +11,20 @@ public final class ByteBudget: Sendable {
     }
 
     public let capacity: Int
+    public let shared: MemoryBudget?
     private let state = Mutex(State())
 
-    public init(capacity: Int) { self.capacity = max(1, capacity) }
+    public init(capacity: Int, shared: MemoryBudget? = nil) {
+        self.capacity = max(1, capacity)
+        self.shared = shared
+    }
 
     public func acquire(_ bytes: Int) async {
+        await acquireOwn(bytes)
+        await shared?.acquire(bytes)
+    }
+
+    private func acquireOwn(_ bytes: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
                 if s.waiters.isEmpty && (s.used + bytes <= capacity || s.used == 0) {
@@ -30,14 +40,25 @@ public final class ByteBudget: Sendable {
 
     /// Takes `bytes` only if they fit now and nobody is waiting; never waits.
     public func tryAcquire(_ bytes: Int) -> Bool {
-        state.withLock { s in
+        let own = state.withLock { s in
             guard s.waiters.isEmpty, s.used + bytes <= capacity else { return false }
             s.used += bytes
             return true
         }
+        guard own else { return false }
+        if let shared, !shared.tryAcquire(bytes) {
+            releaseOwn(bytes)
+            return false
+        }
+        return true
     }
 
     public func release(_ bytes: Int) {
+        shared?.release(bytes)
+        releaseOwn(bytes)
+    }
+
+    private func releaseOwn(_ bytes: Int) {
         let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.used -= bytes
             var out: [CheckedContinuation<Void, Never>] = []
