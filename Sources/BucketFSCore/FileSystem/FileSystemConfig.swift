@@ -26,7 +26,7 @@ public struct FileSystemConfig: Sendable {
     /// One bound over the memory block cache, read-ahead in flight, fills, upload buffers and
     /// the first MiB of new files together (see `MemoryBudget`); the cache gives way first, down
     /// to `memoryCacheFloor`.
-    public var memoryLimit: Int = 96 << 20
+    public var memoryLimit: Int = 80 << 20
     public var memoryCacheFloor: Int { min(memoryCacheBytes, 16 << 20) }
     /// Largest read-ahead window of one open file (the default fills the memory cache but one GET).
     public var maxPrefetchWindow: Int = 48 << 20
