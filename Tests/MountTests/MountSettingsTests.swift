@@ -27,6 +27,9 @@ final class MountSettingsTests: XCTestCase {
         XCTAssertEqual(s.connection.bucket, "b01")
         XCTAssertEqual(s.cacheSize, 2 << 30)
         XCTAssertEqual(s.memoryCacheSize, 32 << 20)
+        XCTAssertEqual(try parse("b01", "memory_limit=200M").fileSystemConfig.memoryLimit, 200 << 20)
+        XCTAssertEqual(s.fileSystemConfig.memoryLimit, 80 << 20, "the default bound")
+        XCTAssertEqual(s.fileSystemConfig.memoryCacheFloor, 16 << 20)
         XCTAssertEqual(s.maxParts, 1000)
         XCTAssertEqual(s.fileSystemConfig.ownership.fileMode, 0o640)
         XCTAssertEqual(s.fileSystemConfig.metadataTTL, 5)
@@ -51,7 +54,7 @@ final class MountSettingsTests: XCTestCase {
     }
 
     func testBadInputIsAClearError() {
-        for bad in ["bogus", "uid=abc", "umask=999", "cache_size=lots", "block_size=3M", "ro=1", "url", "preset=mars", "retries=0"] {
+        for bad in ["bogus", "uid=abc", "umask=999", "cache_size=lots", "block_size=3M", "ro=1", "url", "preset=mars", "retries=0", "memory_limit=1M", "memory_limit=lots"] {
             XCTAssertThrowsError(try parse("b01", bad), bad) { e in
                 XCTAssertFalse("\(e)".isEmpty)
             }
