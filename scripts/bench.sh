@@ -433,7 +433,7 @@ raw client and bucketfs: medians of $rounds rounds taken in turns; s3fs and rclo
 | write of a ${size_mb} MiB file until stored (dd bs=1M; raw: multipart, 4 parallel 8 MiB parts) | $(v raw_put) | $(v curl_put) | $(v aws_put) | $(v bucketfs_put) | $(v s3fs_put) | $(v rclone_put) |
 | the same write with \`-o direct_io\` | - | - | - | $(v dio_put) | - | - |
 | peak RSS during that write | - | - | - | $(v bucketfs_wrss) | $(v s3fs_wrss) | $(v rclone_wrss) |
-| CPU-seconds per GiB of that write (the mount process; raw: s3bench, MD5 of every part included) | $(v raw_putcpu) | - | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
+| CPU-seconds per GiB of that write (the mount process; raw: s3bench, with the same part checksums) | $(v raw_putcpu) | - | - | $(v bucketfs_putcpu) | $(v s3fs_putcpu) | $(v rclone_putcpu) |
 | peak RSS of one mount with 16 writers (256 MiB each) and 16 readers (the ${size_mb} MiB object) at once | - | - | - | $(v load_rss) in $(v load_time) s, $(v load_ok) | - | - |
 | \`cp -r\` of 1,000 files of 4 KiB until stored (raw: sequential PUTs) | $(v raw_small) | - | - | $(v bucketfs_cp) | $(v s3fs_cp) | $(v rclone_cp) |
 | CPU-seconds of that \`cp -r\` (the mount process; raw: s3bench) | $(v raw_cpcpu) | - | - | $(v bucketfs_cpcpu) | $(v s3fs_cpcpu) | $(v rclone_cpcpu) |
