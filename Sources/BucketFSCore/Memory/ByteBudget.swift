@@ -5,14 +5,9 @@ import Synchronization
 /// is let through alone, so nothing waits forever. With a `shared` budget the bytes must fit
 /// there too (taken after this budget's, given back before).
 public final class ByteBudget: Sendable {
-    struct State {
-        var used = 0
-        var waiters: [(bytes: Int, continuation: CheckedContinuation<Void, Never>)] = []
-    }
-
     public let capacity: Int
     public let shared: MemoryBudget?
-    private let state = Mutex(State())
+    private let state = Mutex(ByteQueue())
 
     public init(capacity: Int, shared: MemoryBudget? = nil) {
         self.capacity = max(1, capacity)
@@ -20,32 +15,15 @@ public final class ByteBudget: Sendable {
     }
 
     public func acquire(_ bytes: Int) async {
-        await acquireOwn(bytes)
-        await shared?.acquire(bytes)
-    }
-
-    private func acquireOwn(_ bytes: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.waiters.isEmpty && (s.used + bytes <= capacity || s.used == 0) {
-                    s.used += bytes
-                    return true
-                }
-                s.waiters.append((bytes, c))
-                return false
-            }
-            if now { c.resume() }
+            if state.withLock({ $0.take(bytes, below: capacity, orQueue: c) }) { c.resume() }
         }
+        await shared?.acquire(bytes)
     }
 
     /// Takes `bytes` only if they fit now and nobody is waiting; never waits.
     public func tryAcquire(_ bytes: Int) -> Bool {
-        let own = state.withLock { s in
-            guard s.waiters.isEmpty, s.used + bytes <= capacity else { return false }
-            s.used += bytes
-            return true
-        }
-        guard own else { return false }
+        guard state.withLock({ $0.take(bytes, below: capacity) }) else { return false }
         if let shared, !shared.tryAcquire(bytes) {
             releaseOwn(bytes)
             return false
@@ -59,17 +37,7 @@ public final class ByteBudget: Sendable {
     }
 
     private func releaseOwn(_ bytes: Int) {
-        let ready = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.used -= bytes
-            var out: [CheckedContinuation<Void, Never>] = []
-            while let first = s.waiters.first, s.used + first.bytes <= capacity || s.used == 0 {
-                s.used += first.bytes
-                out.append(first.continuation)
-                s.waiters.removeFirst()
-            }
-            return out
-        }
-        ready.forEach { $0.resume() }
+        state.withLock { $0.give(bytes, below: capacity) }.forEach { $0.resume() }
     }
 
     public var inUse: Int { state.withLock { $0.used } }

@@ -11,16 +11,11 @@ import Synchronization
 /// last `readReserve` bytes; `tryAcquire` (writers, which may hold buffers for as long as a file
 /// stays open, and fall back to disk) leaves them, so writers never stall a read for long.
 public final class MemoryBudget: Sendable {
-    struct State {
-        var used = 0
-        var waiters: [(bytes: Int, continuation: CheckedContinuation<Void, Never>)] = []
-    }
-
     public let capacity: Int
     public let cacheFloor: Int
     public let readReserve: Int
     let cache: BlockCache
-    private let state = Mutex(State())
+    private let state = Mutex(ByteQueue())
 
     /// `capacity` for everything, of which `cacheFloor` is always left to `cache`.
     public init(capacity: Int, cacheFloor: Int, readReserve: Int, cache: BlockCache) {
@@ -31,48 +26,28 @@ public final class MemoryBudget: Sendable {
         cache.limit(to: self.capacity)
     }
 
+    /// What the others may hold together: everything but the cache's floor.
     private var room: Int { capacity - cacheFloor }
 
     public func acquire(_ bytes: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Int? in
-                if s.waiters.isEmpty && (s.used + bytes <= room || s.used == 0) {
-                    s.used += bytes
-                    return s.used
-                }
-                s.waiters.append((bytes, c))
-                return nil
-            }
-            if let used = now {
+            let used = state.withLock { q in q.take(bytes, below: room, orQueue: c) ? q.used : nil }
+            if let used {
                 cache.limit(to: capacity - used)
                 c.resume()
             }
         }
     }
 
-    /// Takes `bytes` only if they fit now and nobody is waiting; never waits.
+    /// Takes `bytes` only if they fit now, below the readers' reserve, and nobody is waiting.
     public func tryAcquire(_ bytes: Int) -> Bool {
-        let used = state.withLock { s -> Int? in
-            guard s.waiters.isEmpty, s.used + bytes <= room - readReserve else { return nil }
-            s.used += bytes
-            return s.used
-        }
-        guard let used else { return false }
+        guard let used = state.withLock({ q in q.take(bytes, below: room - readReserve) ? q.used : nil }) else { return false }
         cache.limit(to: capacity - used)
         return true
     }
 
     public func release(_ bytes: Int) {
-        let (ready, used) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Int) in
-            s.used -= bytes
-            var out: [CheckedContinuation<Void, Never>] = []
-            while let first = s.waiters.first, s.used + first.bytes <= room || s.used == 0 {
-                s.used += first.bytes
-                out.append(first.continuation)
-                s.waiters.removeFirst()
-            }
-            return (out, s.used)
-        }
+        let (ready, used) = state.withLock { q in (q.give(bytes, below: room), q.used) }
         cache.limit(to: capacity - used)
         ready.forEach { $0.resume() }
     }
