@@ -195,7 +195,9 @@ extension MountSettings {
         if let f = filesAhead { c.filesAhead = f }
         if let r = readPartSize { c.chunkSize = r }
         if let m = prefetchMemory { c.maxPrefetchInflight = m }
-        if let m = memoryLimit { c.memoryLimit = m }
+        // A larger memory cache asked for without a bound raises the bound with it, keeping the
+        // default's 16 MiB beside the cache for the other buffers.
+        if let m = memoryLimit { c.memoryLimit = m } else if let m = memoryCacheSize { c.memoryLimit = max(c.memoryLimit, m + (16 << 20)) }
         c.diskCacheDirectory = cacheDir
         if let cs = cacheSize { c.diskCacheBytes = cs }
         c.stagingDirectory = stagingDirectory

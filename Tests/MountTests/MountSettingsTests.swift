@@ -29,6 +29,9 @@ final class MountSettingsTests: XCTestCase {
         XCTAssertEqual(s.memoryCacheSize, 32 << 20)
         XCTAssertEqual(try parse("b01", "memory_limit=200M").fileSystemConfig.memoryLimit, 200 << 20)
         XCTAssertEqual(s.fileSystemConfig.memoryLimit, 80 << 20, "the default bound")
+        XCTAssertEqual(try parse("b01", "mem_cache_size=512M").fileSystemConfig.memoryLimit, 528 << 20,
+                       "a larger cache raises the default bound with it")
+        XCTAssertEqual(try parse("b01", "mem_cache_size=512M,memory_limit=100M").fileSystemConfig.memoryLimit, 100 << 20)
         XCTAssertEqual(s.fileSystemConfig.memoryCacheFloor, 16 << 20)
         XCTAssertEqual(s.maxParts, 1000)
         XCTAssertEqual(s.fileSystemConfig.ownership.fileMode, 0o640)
