@@ -5,8 +5,8 @@ import S3
 /// Sends one part of a staged file. Guarantees: a part is held whole in memory only if it is at
 /// most `bufferedPartLimit` bytes and `budget` has room for it at once (its bytes count against
 /// the budget while it is out); otherwise it is read twice from the staged file, once for its
-/// checksum (`S3Client.bodyDigest`) and once streamed in 1 MiB chunks, and holds one chunk at a time; at most
-/// `streamedParts` such parts are out at once for the whole mount. A part never waits for room in
+/// checksum (`S3Client.bodyDigest`) and once streamed in 1 MiB chunks, and holds one chunk at a
+/// time; at most `streamedParts` such parts are out at once for the whole mount. A part never waits for room in
 /// the budget, so writers that keep parts in memory (a slow writer's unfinished part can stay
 /// there for hours) can never stall another file's upload.
 enum PartUpload {
