@@ -119,7 +119,9 @@ extension S3Client {
     /// Content-MD5 (a single PUT never probes: a conditional PUT could not be sent twice).
     func protectBody(_ r: inout S3Request) {
         guard let body = r.body, configuration.guardUploads else { return }
-        var digest = BodyDigest(crc32c: checksums.current == .crc32c, md5: checksums.current != .crc32c)
+        // One look at what is known: two could straddle the moment it is learnt and ask for neither.
+        let crc = checksums.current == .crc32c
+        var digest = BodyDigest(crc32c: crc, md5: !crc)
         digest.update(body)
         digest.finalize().guardBody(&r)
     }
